@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, { Router, type Express } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { pinoHttp } from 'pino-http';
+import type { AppDeps } from './deps.js';
+import { createHealthRouter } from './features/health/health.router.js';
+import { createIngestRouter } from './features/ingest/ingest.router.js';
+import { createLimitsRouter } from './features/limits/limits.router.js';
+import { createOrganizationsRouter } from './features/organizations/organizations.router.js';
+import { createSettingsRouter } from './features/settings/settings.router.js';
+import { createUsageRouter } from './features/usage/usage.router.js';
+import { createUsageTrackingRouter, createWebhookRouter } from './features/usage-tracking/usage-tracking.router.js';
+import { createUserMappingsRouter } from './features/user-mappings/user-mappings.router.js';
+import { bearerToken, createAuthenticator } from './http/auth.js';
+import { createErrorHandler, routeNotFound } from './http/errors.js';
+import { sha256Hex } from './lib/crypto.js';
+
+/** Builds the Express app without listening; main.ts listens, tests call it through supertest. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      // Successful requests at debug: ingest runs thousands a minute.
+      customLogLevel: (_req, res, error) =>
+        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
+    }),
+  );
+  // The admin panel runs inside Open WebUI's page, so only that origin may call us from a browser.
+  app.use(
+    cors({
+      origin: deps.config.publicOpenWebUiOrigin ?? false,
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      maxAge: 600,
+    }),
+  );
+  app.use(express.json({ limit: '5mb' }));
+
+  const { authenticate } = createAuthenticator({
+    adminToken: deps.config.adminToken,
+    ingestToken: deps.config.ingestToken,
+    openWebUiUrl: deps.config.openWebUiUrl,
+    logger: deps.logger,
+  });
+  // Read and admin API only; ingest and the limit check are never throttled (usage is never refused).
+  const limitReads = rateLimit({
+    windowMs: 60_000,
+    limit: deps.config.rateLimitPerMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => {
+      const token = bearerToken(req);
+      return token ? `token:${sha256Hex(token)}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
+    },
+    handler: (_req, res) => {
+      res.status(429).json({ error: { code: 'rate_limited', message: 'too many requests; retry in a minute' } });
+    },
+  });
+
+  app.use(createHealthRouter(deps));
+  app.use('/api/v1/ingest', authenticate, createIngestRouter(deps));
+  app.use('/api/v1/limits', authenticate, createLimitsRouter(deps));
+
+  const clientOrganizations = Router();
+  clientOrganizations.use(authenticate, limitReads);
+  clientOrganizations.use(createSettingsRouter(deps));
+  clientOrganizations.use(createOrganizationsRouter(deps));
+  clientOrganizations.use(createUserMappingsRouter(deps));
+  clientOrganizations.use('/usage', createUsageRouter(deps));
+  // The seeds name these routes both ways; both are served.
+  app.use('/api/v1/client-organizations', clientOrganizations);
+  app.use('/client_organizations', clientOrganizations);
+
+  app.use('/api/v1/usage-tracking', createWebhookRouter(deps));
+  app.use('/api/v1/usage-tracking', authenticate, limitReads, createUsageTrackingRouter(deps));
+
+  app.use(routeNotFound);
+  app.use(createErrorHandler(deps.logger));
+  return app;
+}

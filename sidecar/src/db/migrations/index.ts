@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import * as baseline from './20261123000000_baseline.js';
+
+type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+/** Every migration, in order. Add new files here; never edit one that has landed. */
+const migrations: Record<string, Migration> = {
+  '20261123000000_baseline': baseline,
+};
+
+/** Imported modules rather than a directory scan, so the same list works from .ts and from dist. */
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

@@ -1,0 +1,45 @@
+import type { Request } from 'express';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createHealth, type Health } from './features/health/health.service.js';
+import { createLedger, type Ledger } from './features/ledger/ledger.service.js';
+import type { OrgContext } from './features/organizations/organizations.service.js';
+import { createSettings, type Settings } from './features/settings/settings.service.js';
+
+/** What the app is built from; main.ts and tests both assemble one. */
+export type AppDeps = {
+  config: Config;
+  db: Knex;
+  logger: Logger;
+  ledger: Ledger;
+  settings: Settings;
+  health: Health;
+  now: () => Date;
+};
+
+export function orgContext(deps: AppDeps, req: Request): OrgContext {
+  return {
+    db: deps.db,
+    instanceId: deps.config.instanceId,
+    encryptionKey: deps.config.encryptionKey,
+    defaultMarkupRatePpm: () => deps.settings.defaultMarkupRatePpm(),
+    requestId: req.id === undefined ? null : String(req.id),
+    now: deps.now,
+  };
+}
+
+/** Wires the services over a database; the caller owns the database's lifecycle. */
+export function assembleDeps(options: { config: Config; db: Knex; logger: Logger; now?: () => Date }): AppDeps {
+  const now = options.now ?? (() => new Date());
+  const settings = createSettings({ db: options.db, config: options.config, now });
+  const ledger = createLedger({
+    db: options.db,
+    instanceId: options.config.instanceId,
+    billingTimeZone: options.config.billingTimeZone,
+    defaultMarkupRatePpm: () => settings.defaultMarkupRatePpm(),
+    logger: options.logger,
+    now,
+  });
+  return { ...options, now, settings, ledger, health: createHealth() };
+}

@@ -1,0 +1,297 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Db } from '../../db/dialect.js';
+import { applyMarkup } from '../../lib/money.js';
+import { localDay } from '../../lib/time.js';
+import { ensureDefaultOrganization } from '../organizations/organizations.service.js';
+import { findOrganizations } from '../organizations/organizations.store.js';
+import {
+  findUserMappings,
+  insertUserMappingsIfMissing,
+  updateUserIdentity,
+  type UserMapping,
+} from '../user-mappings/user-mappings.store.js';
+import {
+  addToDailyRollup,
+  dailyDeltaOf,
+  insertGenerationStarts,
+  insertUsageEvents,
+  type CostStatus,
+  type EventSource,
+  type GenerationStart,
+  type UsageEvent,
+} from './ledger.store.js';
+
+/**
+ * The one write path for usage. Every source (filter, webhook, manual correction, sync) hands
+ * its events here; each is inserted once by event_id and, only when new, added to usage_daily in
+ * the same transaction. Concurrent callers are grouped into one transaction (group commit) and
+ * each caller is answered only after that transaction has committed.
+ */
+
+export type LedgerInput = {
+  kind: 'completion' | 'generation_started';
+  eventId: string;
+  source: EventSource;
+  occurredAt: string;
+  /** The Open WebUI user; their org comes from user_client_mappings (learned if missing). */
+  user: { id: string; email: string | null; name: string | null } | null;
+  /** Set when the caller already knows the org (manual record, webhook by org key). */
+  clientOrgId: string | null;
+  model: string;
+  channel: string;
+  generationId: string | null;
+  chatId: string | null;
+  messageId: string | null;
+  externalUser: string | null;
+  reason: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  /** USD the provider reported (`usage.cost`), rounded to nano; null when not reported. */
+  providerCostNanoUsd: bigint | null;
+  upstreamCostNanoUsd: bigint | null;
+  isByok: boolean;
+};
+
+export type RecordStatus = 'recorded' | 'duplicate';
+
+export type Ledger = {
+  record(inputs: LedgerInput[]): Promise<RecordStatus[]>;
+  /** Resolves once everything queued so far is committed. */
+  drain(): Promise<void>;
+};
+
+type Pending = { inputs: LedgerInput[]; resolve(statuses: RecordStatus[]): void; reject(error: unknown): void };
+
+/** Raw cost: what OpenRouter charged; for BYOK its fee plus the upstream provider's charge. */
+export function rawCostOf(input: LedgerInput): { rawCostNanoUsd: bigint; costStatus: CostStatus } {
+  if (input.providerCostNanoUsd === null) return { rawCostNanoUsd: 0n, costStatus: 'pending' };
+  const upstream = input.isByok ? (input.upstreamCostNanoUsd ?? 0n) : 0n;
+  return {
+    rawCostNanoUsd: input.providerCostNanoUsd + upstream,
+    costStatus: input.source === 'manual' ? 'manual' : 'reported',
+  };
+}
+
+const MAX_EVENTS_PER_TRANSACTION = 5_000;
+
+export function createLedger(deps: {
+  db: Knex;
+  instanceId: string;
+  billingTimeZone: string;
+  defaultMarkupRatePpm: () => Promise<bigint>;
+  logger: Logger;
+  now?: () => Date;
+}): Ledger {
+  const now = deps.now ?? (() => new Date());
+  const queue: Pending[] = [];
+  let flushing: Promise<void> | null = null;
+
+  /** Maps each user to an org, learning a default-org mapping for users seen the first time. */
+  async function resolveOrgs(
+    tx: Db,
+    inputs: LedgerInput[],
+    at: string,
+    defaultMarkupRatePpm: bigint,
+  ): Promise<Map<string, UserMapping>> {
+    const users = new Map<string, NonNullable<LedgerInput['user']>>();
+    for (const input of inputs) if (input.user && !input.clientOrgId) users.set(input.user.id, input.user);
+    if (users.size === 0) return new Map();
+    const mappings = new Map(
+      (await findUserMappings(tx, deps.instanceId, [...users.keys()])).map((m) => [m.userId, m]),
+    );
+    const unmapped = [...users.values()].filter((user) => !mappings.has(user.id));
+    if (unmapped.length > 0) {
+      const defaultOrg = await ensureDefaultOrganization(tx, {
+        instanceId: deps.instanceId,
+        markupRatePpm: defaultMarkupRatePpm,
+        at,
+      });
+      await insertUserMappingsIfMissing(
+        tx,
+        unmapped.map((user) => ({
+          instanceId: deps.instanceId,
+          userId: user.id,
+          clientOrgId: defaultOrg.id,
+          openRouterUserId: user.id,
+          userEmail: user.email,
+          userName: user.name,
+          active: true,
+          monthlyLimitNanoUsd: null,
+          source: 'learned',
+          createdAt: at,
+          updatedAt: at,
+        })),
+      );
+      for (const mapping of await findUserMappings(tx, deps.instanceId, unmapped.map((u) => u.id))) {
+        mappings.set(mapping.userId, mapping);
+      }
+    }
+    // Keep report names current when a user's email or name changes in Open WebUI.
+    for (const user of users.values()) {
+      const mapping = mappings.get(user.id);
+      const changed =
+        mapping &&
+        ((user.email !== null && user.email !== mapping.userEmail) ||
+          (user.name !== null && user.name !== mapping.userName));
+      if (changed) {
+        await updateUserIdentity(tx, deps.instanceId, user.id, {
+          userEmail: user.email ?? mapping.userEmail,
+          userName: user.name ?? mapping.userName,
+          updatedAt: at,
+        });
+      }
+    }
+    return mappings;
+  }
+
+  async function write(
+    tx: Knex.Transaction,
+    inputs: LedgerInput[],
+    defaultMarkupRatePpm: bigint,
+  ): Promise<RecordStatus[]> {
+    const at = now().toISOString();
+    const mappings = await resolveOrgs(tx, inputs, at, defaultMarkupRatePpm);
+    const orgIdOf = (input: LedgerInput): string => {
+      const orgId = input.clientOrgId ?? (input.user ? mappings.get(input.user.id)?.clientOrgId : undefined);
+      if (!orgId) throw new Error(`event ${input.eventId} has neither a user nor an org`);
+      return orgId;
+    };
+    const orgIds = [...new Set(inputs.map(orgIdOf))];
+    const markups = new Map((await findOrganizations(tx, orgIds)).map((org) => [org.id, org.markupRatePpm]));
+
+    // The first occurrence of an id in a batch is the one written; later ones are duplicates.
+    const seen = new Set<string>();
+    const events: UsageEvent[] = [];
+    const starts: GenerationStart[] = [];
+    for (const input of inputs) {
+      const key = input.kind === 'completion' ? input.eventId : `start:${input.generationId ?? input.eventId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const clientOrgId = orgIdOf(input);
+      const userId = input.user?.id ?? '';
+      if (input.kind === 'generation_started') {
+        starts.push({
+          generationId: input.generationId ?? input.eventId,
+          eventId: input.eventId,
+          clientOrgId,
+          userId,
+          model: input.model,
+          channel: input.channel,
+          chatId: input.chatId,
+          messageId: input.messageId,
+          startedAt: input.occurredAt,
+          recordedAt: at,
+        });
+        continue;
+      }
+      const markupRatePpm = markups.get(clientOrgId);
+      if (markupRatePpm === undefined) throw new Error(`org ${clientOrgId} does not exist`);
+      const { rawCostNanoUsd, costStatus } = rawCostOf(input);
+      events.push({
+        eventId: input.eventId,
+        source: input.source,
+        clientOrgId,
+        userId,
+        model: input.model,
+        channel: input.channel,
+        occurredAt: input.occurredAt,
+        usageDay: localDay(input.occurredAt, deps.billingTimeZone),
+        inputTokens: input.inputTokens,
+        outputTokens: input.outputTokens,
+        cachedTokens: input.cachedTokens,
+        reasoningTokens: input.reasoningTokens,
+        costStatus,
+        providerCostNanoUsd: input.providerCostNanoUsd,
+        upstreamCostNanoUsd: input.upstreamCostNanoUsd,
+        isByok: input.isByok,
+        rawCostNanoUsd,
+        markupRatePpm,
+        billedCostNanoUsd: applyMarkup(rawCostNanoUsd, markupRatePpm),
+        generationId: input.generationId,
+        chatId: input.chatId,
+        messageId: input.messageId,
+        externalUser: input.externalUser,
+        reason: input.reason,
+        recordedAt: at,
+      });
+    }
+
+    const insertedEvents = await insertUsageEvents(tx, events);
+    const newEvents = events.filter((event) => insertedEvents.has(event.eventId));
+    await addToDailyRollup(tx, newEvents.map(dailyDeltaOf), at);
+    const insertedStarts = await insertGenerationStarts(tx, starts);
+
+    // A given id is recorded at most once: the first input that carried it, if it was new.
+    const answered = new Set<string>();
+    return inputs.map((input) => {
+      const isNew =
+        input.kind === 'completion'
+          ? insertedEvents.has(input.eventId)
+          : insertedStarts.has(input.generationId ?? input.eventId);
+      const key = `${input.kind}:${input.eventId}`;
+      if (!isNew || answered.has(key)) return 'duplicate';
+      answered.add(key);
+      return 'recorded';
+    });
+  }
+
+  async function flush(): Promise<void> {
+    while (queue.length > 0) {
+      const group: Pending[] = [];
+      let size = 0;
+      while (queue.length > 0 && (group.length === 0 || size + queue[0]!.inputs.length <= MAX_EVENTS_PER_TRANSACTION)) {
+        const next = queue.shift()!;
+        group.push(next);
+        size += next.inputs.length;
+      }
+      try {
+        // Read outside the transaction: on SQLite it holds the only connection.
+        const markup = await deps.defaultMarkupRatePpm();
+        const statuses = await deps.db.transaction((tx) => write(tx, group.flatMap((p) => p.inputs), markup));
+        let offset = 0;
+        for (const pending of group) {
+          pending.resolve(statuses.slice(offset, offset + pending.inputs.length));
+          offset += pending.inputs.length;
+        }
+      } catch (error) {
+        if (group.length === 1) {
+          group[0]!.reject(error);
+          continue;
+        }
+        // One caller's bad batch must not fail the others grouped with it: retry each alone.
+        deps.logger.warn({ err: error, callers: group.length }, 'grouped ledger write failed; retrying separately');
+        for (const pending of group) {
+          try {
+            const markup = await deps.defaultMarkupRatePpm();
+            pending.resolve(await deps.db.transaction((tx) => write(tx, pending.inputs, markup)));
+          } catch (single) {
+            pending.reject(single);
+          }
+        }
+      }
+    }
+  }
+
+  function startFlush(): Promise<void> {
+    flushing ??= flush().finally(() => {
+      flushing = null;
+      if (queue.length > 0) void startFlush();
+    });
+    return flushing;
+  }
+
+  return {
+    record(inputs) {
+      if (inputs.length === 0) return Promise.resolve([]);
+      const result = new Promise<RecordStatus[]>((resolve, reject) => queue.push({ inputs, resolve, reject }));
+      void startFlush();
+      return result;
+    },
+    async drain() {
+      while (flushing) await flushing;
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { stringify } from 'csv-stringify/sync';
+import { Router, type Request } from 'express';
+import { orgContext, type AppDeps } from '../../deps.js';
+import { allow, principalOf } from '../../http/auth.js';
+import { readUsageEvents, totalUsage } from './usage.store.js';
+import { billingQuery, clientIdParam, clientQuery, exportQuery, periodQuery } from './usage.schema.js';
+import {
+  billingSummary,
+  currentPeriod,
+  exportColumns,
+  exportRow,
+  reportScope,
+  totalsView,
+  usageByModel,
+  usageByUser,
+  usageSummary,
+  usageToday,
+  type UsageContext,
+} from './usage.service.js';
+
+/** The seeds' usage routes under /client_organizations/usage. */
+export function createUsageRouter(deps: AppDeps): Router {
+  const router = Router();
+  const manage = allow('operator', 'admin');
+  const signedIn = allow('operator', 'admin', 'user');
+  const context = (req: Request): UsageContext => ({ ...orgContext(deps, req), timeZone: deps.config.billingTimeZone });
+
+  router.get('/summary', manage, async (req, res) => {
+    res.json(await usageSummary(context(req), principalOf(res), clientQuery.parse(req.query).client_id));
+  });
+
+  router.get('/today', manage, async (req, res) => {
+    res.json(await usageToday(context(req), principalOf(res), clientQuery.parse(req.query).client_id));
+  });
+
+  router.get('/billing', manage, async (req, res) => {
+    res.json(await billingSummary(context(req), principalOf(res), billingQuery.parse(req.query).month));
+  });
+
+  router.get('/by-user/:client_id', manage, async (req, res) => {
+    const ctx = context(req);
+    const period = currentPeriod(ctx, periodQuery.parse(req.query));
+    res.json(await usageByUser(ctx, principalOf(res), clientIdParam.parse(req.params).client_id, period));
+  });
+
+  router.get('/by-model/:client_id', manage, async (req, res) => {
+    const ctx = context(req);
+    const period = currentPeriod(ctx, periodQuery.parse(req.query));
+    res.json(await usageByModel(ctx, principalOf(res), clientIdParam.parse(req.params).client_id, period));
+  });
+
+  // Ledger rows, streamed a page at a time so a year of events never sits in memory.
+  router.get('/export', manage, async (req, res) => {
+    const ctx = context(req);
+    const principal = principalOf(res);
+    const { format, client_id } = exportQuery.parse(req.query);
+    const period = currentPeriod(ctx, periodQuery.parse(req.query));
+    const orgs = await reportScope(ctx, principal, client_id);
+    const filter = { clientOrgIds: orgs.map((org) => org.id), ...period };
+    const name = `mai-usage_${client_id ?? 'all'}_${period.from}_${period.to}`;
+    if (format === 'csv') {
+      res.type('text/csv; charset=utf-8').attachment(`${name}.csv`);
+      const columns = exportColumns(principal);
+      res.write(stringify([], { header: true, columns, record_delimiter: 'windows' }));
+      for await (const page of readUsageEvents(ctx.db, filter)) {
+        const rows = page.map((event) => exportRow(event, principal));
+        res.write(stringify(rows, { columns, record_delimiter: 'windows', cast: { boolean: String } }));
+      }
+      res.end();
+      return;
+    }
+    res.type('application/json').attachment(`${name}.json`);
+    res.write(`{"success":true,"period":${JSON.stringify(period)},"client_org_ids":${JSON.stringify(filter.clientOrgIds)},"events":[`);
+    let first = true;
+    for await (const page of readUsageEvents(ctx.db, filter)) {
+      for (const event of page) {
+        res.write((first ? '' : ',') + JSON.stringify(exportRow(event, principal)));
+        first = false;
+      }
+    }
+    const totals = totalsView(await totalUsage(ctx.db, filter), principal);
+    res.end(`],"totals":${JSON.stringify(totals)}}`);
+  });
+
+  router.get('/my-organization', signedIn, async (req, res) => {
+    res.json(await usageSummary(context(req), principalOf(res), undefined));
+  });
+
+  router.get('/my-organization/today', signedIn, async (req, res) => {
+    const summary = await usageSummary(context(req), principalOf(res), undefined);
+    res.json({
+      success: true,
+      client_org_id: summary.client_org_id,
+      client_name: summary.client_name,
+      currency: summary.currency,
+      today: summary.stats.today,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,313 @@
+import type { Principal } from '../../http/auth.js';
+import { badRequest, notFound } from '../../http/errors.js';
+import { formatMarkupRate, nanoToUsdNumber, divRound } from '../../lib/money.js';
+import { addDays, daysBetween, monthDays, monthOf, today } from '../../lib/time.js';
+import type { UsageEvent } from '../ledger/ledger.store.js';
+import {
+  ownOrganization,
+  requireVisibleOrganization,
+  visibleOrganizations,
+  type OrgContext,
+} from '../organizations/organizations.service.js';
+import type { Organization } from '../organizations/organizations.store.js';
+import { findUserMappings } from '../user-mappings/user-mappings.store.js';
+import type { PeriodQuery } from './usage.schema.js';
+import { aggregateUsage, emptyTotals, totalUsage, type Totals } from './usage.store.js';
+
+export type UsageContext = OrgContext & { timeZone: string };
+
+type Period = { from: string; to: string };
+
+/** Costs shown to clients are billed (marked-up) cost; raw cost and profit are the operator's. */
+export function totalsView(totals: Totals, principal: Principal) {
+  const tokens = totals.inputTokens + totals.outputTokens;
+  return {
+    requests: Number(totals.requests),
+    input_tokens: Number(totals.inputTokens),
+    output_tokens: Number(totals.outputTokens),
+    cached_tokens: Number(totals.cachedTokens),
+    reasoning_tokens: Number(totals.reasoningTokens),
+    tokens: Number(tokens),
+    total_tokens: Number(tokens),
+    cost: nanoToUsdNumber(totals.billedCostNanoUsd),
+    cost_nano_usd: totals.billedCostNanoUsd.toString(),
+    pending_cost_requests: Number(totals.pendingCostRequests),
+    ...(principal.kind === 'operator'
+      ? {
+          raw_cost: nanoToUsdNumber(totals.rawCostNanoUsd),
+          raw_cost_nano_usd: totals.rawCostNanoUsd.toString(),
+          profit: nanoToUsdNumber(totals.billedCostNanoUsd - totals.rawCostNanoUsd),
+          profit_nano_usd: (totals.billedCostNanoUsd - totals.rawCostNanoUsd).toString(),
+        }
+      : {}),
+  };
+}
+
+export function currentPeriod(ctx: UsageContext, query: PeriodQuery): Period {
+  if (query.month) return monthDays(query.month);
+  const now = today(ctx.timeZone, ctx.now());
+  const month = monthDays(monthOf(now));
+  return { from: query.from ?? month.from, to: query.to ?? (query.from ? now : month.to) };
+}
+
+/** The orgs a report covers: one named org the caller may see, or all the caller may see. */
+export async function reportScope(
+  ctx: UsageContext,
+  principal: Principal,
+  clientId: string | undefined,
+): Promise<Organization[]> {
+  if (clientId !== undefined) return [await requireVisibleOrganization(ctx, principal, clientId)];
+  return visibleOrganizations(ctx, principal);
+}
+
+/** The org a summary is about: the named one, else the caller's own. */
+async function summaryOrg(ctx: UsageContext, principal: Principal, clientId: string | undefined) {
+  if (clientId !== undefined) return requireVisibleOrganization(ctx, principal, clientId);
+  if (principal.kind === 'operator') throw badRequest('client_id: is required for the operator');
+  const own = await ownOrganization(ctx, principal);
+  if (!own) throw notFound('you are not in any client organization yet');
+  return own;
+}
+
+/** The seeds' dashboard figures: today (live), this month, and the last 30 days. */
+export async function usageSummary(ctx: UsageContext, principal: Principal, clientId: string | undefined) {
+  const org = await summaryOrg(ctx, principal, clientId);
+  const day = today(ctx.timeZone, ctx.now());
+  const month = monthDays(monthOf(day));
+  const historyFrom = addDays(day, -29);
+  const daily = await aggregateUsage(
+    ctx.db,
+    { clientOrgIds: [org.id], from: historyFrom < month.from ? historyFrom : month.from, to: day },
+    ['usage_day'],
+  );
+  const byDay = new Map(daily.map((row) => [row.keys.usage_day!, row.totals]));
+  const sum = (from: string, to: string) => {
+    const total = emptyTotals();
+    for (const [usageDay, totals] of byDay) {
+      if (usageDay < from || usageDay > to) continue;
+      for (const key of Object.keys(total) as (keyof Totals)[]) {
+        if (key === 'lastUpdated') {
+          if (totals.lastUpdated && (!total.lastUpdated || totals.lastUpdated > total.lastUpdated)) {
+            total.lastUpdated = totals.lastUpdated;
+          }
+        } else total[key] += totals[key];
+      }
+    }
+    return total;
+  };
+  const todayTotals = byDay.get(day) ?? emptyTotals();
+  const monthTotals = sum(month.from, day);
+  const daysElapsed = daysBetween(month.from, day);
+  const daysActive = [...byDay.entries()].filter(([d, t]) => d >= month.from && t.requests > 0n).length;
+  const averageNano = divRound(monthTotals.billedCostNanoUsd, BigInt(daysElapsed));
+  const history = Array.from({ length: 30 }, (_, i) => addDays(historyFrom, i)).map((d) => ({
+    date: d,
+    ...totalsView(byDay.get(d) ?? emptyTotals(), principal),
+  }));
+  return {
+    success: true,
+    client_org_id: org.id,
+    client_name: org.name,
+    currency: 'USD',
+    stats: {
+      today: { date: day, ...totalsView(todayTotals, principal), last_updated: todayTotals.lastUpdated },
+      this_month: {
+        month: monthOf(day),
+        ...totalsView(monthTotals, principal),
+        days_active: daysActive,
+        days_elapsed: daysElapsed,
+        daily_average_cost: nanoToUsdNumber(averageNano),
+        daily_average_cost_nano_usd: averageNano.toString(),
+        monthly_limit_usd: org.monthlyLimitNanoUsd === null ? null : nanoToUsdNumber(org.monthlyLimitNanoUsd),
+        limit_used_pct: limitUsedPct(monthTotals.billedCostNanoUsd, org.monthlyLimitNanoUsd),
+        last_updated: monthTotals.lastUpdated,
+      },
+      daily_history: history,
+    },
+  };
+}
+
+/** Percent of a limit used, to two decimals; null without a limit. */
+export function limitUsedPct(usedNano: bigint, limitNano: bigint | null): number | null {
+  if (limitNano === null) return null;
+  if (limitNano === 0n) return usedNano > 0n ? 100 : 0;
+  return Number(divRound(usedNano * 10_000n, limitNano)) / 100;
+}
+
+/** Today's usage per org the caller may see (the live view). */
+export async function usageToday(ctx: UsageContext, principal: Principal, clientId: string | undefined) {
+  const orgs = await reportScope(ctx, principal, clientId);
+  const day = today(ctx.timeZone, ctx.now());
+  const rows = await aggregateUsage(ctx.db, { clientOrgIds: orgs.map((o) => o.id), from: day, to: day }, ['client_org_id']);
+  const byOrg = new Map(rows.map((row) => [row.keys.client_org_id!, row.totals]));
+  const total = await totalUsage(ctx.db, { clientOrgIds: orgs.map((o) => o.id), from: day, to: day });
+  return {
+    success: true,
+    date: day,
+    clients: orgs.map((org) => {
+      const totals = byOrg.get(org.id) ?? emptyTotals();
+      return {
+        client_org_id: org.id,
+        client_name: org.name,
+        ...totalsView(totals, principal),
+        last_updated: totals.lastUpdated,
+      };
+    }),
+    totals: { ...totalsView(total, principal), last_updated: total.lastUpdated },
+  };
+}
+
+/** The month's billing summary for every org the caller may see. */
+export async function billingSummary(ctx: UsageContext, principal: Principal, month: string | undefined) {
+  const period = monthDays(month ?? monthOf(today(ctx.timeZone, ctx.now())));
+  const orgs = await visibleOrganizations(ctx, principal);
+  const ids = orgs.map((org) => org.id);
+  const rows = await aggregateUsage(ctx.db, { clientOrgIds: ids, ...period }, ['client_org_id']);
+  const byOrg = new Map(rows.map((row) => [row.keys.client_org_id!, row.totals]));
+  const total = await totalUsage(ctx.db, { clientOrgIds: ids, ...period });
+  return {
+    success: true,
+    month: monthOf(period.from),
+    period,
+    currency: 'USD',
+    clients: orgs.map((org) => {
+      const totals = byOrg.get(org.id) ?? emptyTotals();
+      return {
+        client_org_id: org.id,
+        client_name: org.name,
+        is_active: org.active,
+        ...(principal.kind === 'operator' ? { markup_rate: Number(formatMarkupRate(org.markupRatePpm)) } : {}),
+        ...totalsView(totals, principal),
+        monthly_limit_usd: org.monthlyLimitNanoUsd === null ? null : nanoToUsdNumber(org.monthlyLimitNanoUsd),
+        limit_used_pct: limitUsedPct(totals.billedCostNanoUsd, org.monthlyLimitNanoUsd),
+      };
+    }),
+    totals: totalsView(total, principal),
+  };
+}
+
+/** Per-user breakdown of one org over a period, largest cost first. */
+export async function usageByUser(ctx: UsageContext, principal: Principal, clientId: string, period: Period) {
+  const org = await requireVisibleOrganization(ctx, principal, clientId);
+  const rows = await aggregateUsage(ctx.db, { clientOrgIds: [org.id], ...period }, ['user_id']);
+  const mappings = new Map(
+    (await findUserMappings(ctx.db, org.instanceId, rows.map((r) => r.keys.user_id!))).map((m) => [m.userId, m]),
+  );
+  const total = await totalUsage(ctx.db, { clientOrgIds: [org.id], ...period });
+  return {
+    success: true,
+    client_org_id: org.id,
+    client_name: org.name,
+    period,
+    users: sortByCost(rows).map((row) => {
+      const mapping = mappings.get(row.keys.user_id!);
+      return {
+        user_id: row.keys.user_id!,
+        user_email: mapping?.userEmail ?? null,
+        user_name: mapping?.userName ?? null,
+        ...totalsView(row.totals, principal),
+        cost_share_pct: sharePct(row.totals.billedCostNanoUsd, total.billedCostNanoUsd),
+      };
+    }),
+    totals: totalsView(total, principal),
+  };
+}
+
+/** Per-model breakdown of one org over a period, largest cost first. */
+export async function usageByModel(ctx: UsageContext, principal: Principal, clientId: string, period: Period) {
+  const org = await requireVisibleOrganization(ctx, principal, clientId);
+  const rows = await aggregateUsage(ctx.db, { clientOrgIds: [org.id], ...period }, ['model']);
+  const total = await totalUsage(ctx.db, { clientOrgIds: [org.id], ...period });
+  return {
+    success: true,
+    client_org_id: org.id,
+    client_name: org.name,
+    period,
+    models: sortByCost(rows).map((row) => ({
+      model: row.keys.model!,
+      provider: row.keys.model!.includes('/') ? row.keys.model!.split('/')[0] : null,
+      ...totalsView(row.totals, principal),
+      cost_share_pct: sharePct(row.totals.billedCostNanoUsd, total.billedCostNanoUsd),
+    })),
+    totals: totalsView(total, principal),
+  };
+}
+
+function sortByCost<T extends { totals: Totals }>(rows: T[]): T[] {
+  return [...rows].sort((a, b) =>
+    a.totals.billedCostNanoUsd === b.totals.billedCostNanoUsd
+      ? Number(b.totals.requests - a.totals.requests)
+      : a.totals.billedCostNanoUsd > b.totals.billedCostNanoUsd
+        ? -1
+        : 1,
+  );
+}
+
+function sharePct(part: bigint, whole: bigint): number {
+  return whole === 0n ? 0 : Number(divRound(part * 10_000n, whole)) / 100;
+}
+
+/** One ledger row as exported; raw cost and markup only for the operator. */
+export function exportRow(event: UsageEvent, principal: Principal) {
+  return {
+    event_id: event.eventId,
+    occurred_at: event.occurredAt,
+    usage_day: event.usageDay,
+    client_org_id: event.clientOrgId,
+    user_id: event.userId,
+    model: event.model,
+    channel: event.channel,
+    source: event.source,
+    input_tokens: event.inputTokens,
+    output_tokens: event.outputTokens,
+    cached_tokens: event.cachedTokens,
+    reasoning_tokens: event.reasoningTokens,
+    cost_status: event.costStatus,
+    cost: nanoToUsdNumber(event.billedCostNanoUsd),
+    cost_nano_usd: event.billedCostNanoUsd.toString(),
+    ...(principal.kind === 'operator'
+      ? {
+          raw_cost_nano_usd: event.rawCostNanoUsd.toString(),
+          markup_rate: formatMarkupRate(event.markupRatePpm),
+          is_byok: event.isByok,
+        }
+      : {}),
+    generation_id: event.generationId,
+    chat_id: event.chatId,
+    message_id: event.messageId,
+    reason: event.reason,
+  };
+}
+
+const blankEvent: UsageEvent = {
+  eventId: '',
+  source: 'filter',
+  clientOrgId: '',
+  userId: '',
+  model: '',
+  channel: '',
+  occurredAt: '',
+  usageDay: '',
+  inputTokens: 0,
+  outputTokens: 0,
+  cachedTokens: 0,
+  reasoningTokens: 0,
+  costStatus: 'reported',
+  providerCostNanoUsd: null,
+  upstreamCostNanoUsd: null,
+  isByok: false,
+  rawCostNanoUsd: 0n,
+  markupRatePpm: 0n,
+  billedCostNanoUsd: 0n,
+  generationId: null,
+  chatId: null,
+  messageId: null,
+  externalUser: null,
+  reason: null,
+  recordedAt: '',
+};
+
+/** CSV columns, in the order exportRow writes them (the header is written even for no rows). */
+export function exportColumns(principal: Principal): string[] {
+  return Object.keys(exportRow(blankEvent, principal));
+}

@@ -1,0 +1,105 @@
+import type { Db } from '../../db/dialect.js';
+import { sumText } from '../../db/dialect.js';
+import { toBigInt } from '../../lib/money.js';
+import { rowToUsageEvent, type UsageEvent } from '../ledger/ledger.store.js';
+
+/** Every report reads usage_daily, the rollup the ledger writes in the same transaction. */
+
+export type Totals = {
+  requests: bigint;
+  inputTokens: bigint;
+  outputTokens: bigint;
+  cachedTokens: bigint;
+  reasoningTokens: bigint;
+  rawCostNanoUsd: bigint;
+  billedCostNanoUsd: bigint;
+  pendingCostRequests: bigint;
+  /** Latest change to any counted row, UTC ISO; null when nothing was counted. */
+  lastUpdated: string | null;
+};
+
+export const emptyTotals = (): Totals => ({
+  requests: 0n,
+  inputTokens: 0n,
+  outputTokens: 0n,
+  cachedTokens: 0n,
+  reasoningTokens: 0n,
+  rawCostNanoUsd: 0n,
+  billedCostNanoUsd: 0n,
+  pendingCostRequests: 0n,
+  lastUpdated: null,
+});
+
+const sums = {
+  requests: 'requests',
+  inputTokens: 'input_tokens',
+  outputTokens: 'output_tokens',
+  cachedTokens: 'cached_tokens',
+  reasoningTokens: 'reasoning_tokens',
+  rawCostNanoUsd: 'raw_cost_nano_usd',
+  billedCostNanoUsd: 'billed_cost_nano_usd',
+  pendingCostRequests: 'pending_cost_requests',
+} as const;
+
+export type GroupColumn = 'client_org_id' | 'usage_day' | 'user_id' | 'model';
+
+export type UsageFilter = {
+  /** Undefined means every org; an empty list matches nothing. */
+  clientOrgIds?: string[];
+  from: string;
+  to: string;
+  userId?: string;
+};
+
+export type GroupedTotals = { keys: Partial<Record<GroupColumn, string>>; totals: Totals };
+
+/** Totals per group (or one row of grand totals with no grouping) over a day range. */
+export async function aggregateUsage(db: Db, filter: UsageFilter, groupBy: GroupColumn[] = []): Promise<GroupedTotals[]> {
+  if (filter.clientOrgIds?.length === 0) return groupBy.length === 0 ? [{ keys: {}, totals: emptyTotals() }] : [];
+  const query = db('usage_daily')
+    .select(...groupBy)
+    .select(Object.entries(sums).map(([alias, column]) => sumText(db, column, alias)))
+    .max({ lastUpdated: 'updated_at' })
+    .whereBetween('usage_day', [filter.from, filter.to]);
+  if (filter.clientOrgIds) void query.whereIn('client_org_id', filter.clientOrgIds);
+  if (filter.userId !== undefined) void query.where('user_id', filter.userId);
+  if (groupBy.length > 0) void query.groupBy(...groupBy).orderBy(groupBy);
+  const rows: Record<string, unknown>[] = await query;
+  return rows.map((row) => {
+    const totals = emptyTotals();
+    for (const field of Object.keys(sums) as (keyof typeof sums)[]) totals[field] = toBigInt(row[field]);
+    totals.lastUpdated = row.lastUpdated == null ? null : String(row.lastUpdated);
+    const keys: GroupedTotals['keys'] = {};
+    for (const column of groupBy) keys[column] = String(row[column]);
+    return { keys, totals };
+  });
+}
+
+export async function totalUsage(db: Db, filter: UsageFilter): Promise<Totals> {
+  const [row] = await aggregateUsage(db, filter);
+  return row?.totals ?? emptyTotals();
+}
+
+/** Ledger rows in id order, a page at a time, for exports that may be large. */
+export async function* readUsageEvents(
+  db: Db,
+  filter: UsageFilter,
+  pageSize = 5_000,
+): AsyncGenerator<UsageEvent[]> {
+  if (filter.clientOrgIds?.length === 0) return;
+  let afterId = 0;
+  for (;;) {
+    const query = db('usage_events')
+      .where('id', '>', afterId)
+      .whereBetween('usage_day', [filter.from, filter.to])
+      .orderBy('id')
+      .limit(pageSize);
+    if (filter.clientOrgIds) void query.whereIn('client_org_id', filter.clientOrgIds);
+    if (filter.userId !== undefined) void query.where('user_id', filter.userId);
+    const rows: Record<string, unknown>[] = await query;
+    if (rows.length === 0) return;
+    afterId = Number(rows[rows.length - 1]!.id);
+    yield rows.map(rowToUsageEvent);
+    if (rows.length < pageSize) return;
+  }
+}

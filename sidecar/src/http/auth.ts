@@ -1,0 +1,114 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { sha256Hex, tokensEqual } from '../lib/crypto.js';
+import { AppError } from './errors.js';
+
+/**
+ * Who is calling. The operator (ADMIN_TOKEN) is the reseller: every org, raw cost and profit.
+ * An Open WebUI admin manages this instance's orgs; an Open WebUI user reads their own org.
+ * Roles of Open WebUI users come only from Open WebUI itself, never from the request.
+ */
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'ingest' }
+  | { kind: 'admin'; userId: string; email: string; name: string }
+  | { kind: 'user'; userId: string; email: string; name: string };
+
+export type PrincipalKind = Principal['kind'];
+
+const openWebUiUser = z.object({
+  id: z.string(),
+  email: z.string().default(''),
+  name: z.string().default(''),
+  role: z.string(),
+});
+
+const CACHE_TTL_MS = 60_000;
+const CACHE_MAX = 5_000;
+
+export type AuthOptions = {
+  adminToken: string;
+  ingestToken: string;
+  openWebUiUrl: string;
+  logger: Logger;
+  now?: () => number;
+};
+
+export type Authenticator = {
+  authenticate: RequestHandler;
+  /** Drops cached Open WebUI identities (tests, key rotation). */
+  clearCache(): void;
+};
+
+export function bearerToken(req: Request): string | undefined {
+  const header = req.get('authorization');
+  const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
+  return match?.[1]?.trim() || undefined;
+}
+
+export function createAuthenticator(options: AuthOptions): Authenticator {
+  const now = options.now ?? Date.now;
+  // Keyed by a hash of the token: the cache never holds a usable credential.
+  const cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
+
+  async function lookUpOpenWebUi(token: string): Promise<Principal | null> {
+    const key = sha256Hex(token);
+    const cached = cache.get(key);
+    if (cached && cached.expiresAt > now()) return cached.principal;
+    let response: globalThis.Response;
+    try {
+      response = await fetch(`${options.openWebUiUrl}/api/v1/auths/`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(5_000),
+      });
+    } catch (error) {
+      options.logger.warn({ err: error }, 'Open WebUI is unreachable for token check');
+      throw new AppError(503, 'auth_unavailable', 'cannot verify the token: Open WebUI is unreachable');
+    }
+    let principal: Principal | null = null;
+    if (response.ok) {
+      const user = openWebUiUser.safeParse(await response.json().catch(() => null));
+      if (user.success && (user.data.role === 'admin' || user.data.role === 'user')) {
+        const { id: userId, email, name, role } = user.data;
+        principal = { kind: role, userId, email, name };
+      }
+    } else if (response.status >= 500) {
+      throw new AppError(503, 'auth_unavailable', `cannot verify the token: Open WebUI answered ${response.status}`);
+    }
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value ?? '');
+    cache.set(key, { principal, expiresAt: now() + (principal ? CACHE_TTL_MS : 5_000) });
+    return principal;
+  }
+
+  const authenticate: RequestHandler = async (req, res, next) => {
+    const token = bearerToken(req);
+    if (!token) throw new AppError(401, 'unauthorized', 'missing Authorization: Bearer token');
+    let principal: Principal | null;
+    if (tokensEqual(token, options.adminToken)) principal = { kind: 'operator' };
+    else if (tokensEqual(token, options.ingestToken)) principal = { kind: 'ingest' };
+    else principal = await lookUpOpenWebUi(token);
+    if (!principal) throw new AppError(401, 'unauthorized', 'invalid or expired token');
+    res.locals.principal = principal;
+    next();
+  };
+
+  return { authenticate, clearCache: () => cache.clear() };
+}
+
+export function principalOf(res: Response): Principal {
+  const principal = res.locals.principal as Principal | undefined;
+  if (!principal) throw new AppError(401, 'unauthorized', 'not authenticated');
+  return principal;
+}
+
+/** Deny by default: a route lists the kinds of caller it serves. */
+export function allow(...kinds: PrincipalKind[]): RequestHandler {
+  return (_req, res, next) => {
+    const principal = principalOf(res);
+    if (!kinds.includes(principal.kind)) {
+      throw new AppError(403, 'forbidden', `this endpoint is not available to the ${principal.kind} role`);
+    }
+    next();
+  };
+}

@@ -1,0 +1,63 @@
+import type { Server } from 'node:http';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { assembleDeps } from './deps.js';
+import { createDb } from './db/knex.js';
+import { createLogger } from './logger.js';
+
+/** config → db → migrate → listen; stopped in reverse on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  for (const secret of config.generatedSecrets) {
+    logger.warn({ file: secret.file }, `${secret.name} was not set: generated one into ${secret.file}`);
+  }
+  const db = createDb(config.database);
+  const deps = assembleDeps({ config, db, logger });
+
+  const [, done] = await db.migrate.latest();
+  deps.health.migrations = { state: 'done', error: null, version: await db.migrate.currentVersion() };
+  if (done.length > 0) logger.info({ migrations: done }, 'database migrated');
+
+  const app = createApp(deps);
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(config.port, config.host, () => resolve(listening));
+  });
+  logger.info(
+    {
+      port: config.port,
+      database: config.database.client === 'sqlite' ? config.database.path : 'postgresql',
+      instance: config.instanceId,
+      dataDir: config.dataDir,
+    },
+    `mai-usage sidecar listening on http://${config.host}:${config.port}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await deps.ledger.drain();
+    await db.destroy();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`mai-usage failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
