@@ -34,6 +34,7 @@ export async function createTestDatabase(kind: 'sqlite' | 'postgres'): Promise<T
     await admin.destroy();
     throw new Error(
       `PostgreSQL at ${TEST_PG_URL} is required for the tests and did not answer: ${String(error)}`,
+      { cause: error },
     );
   }
   await admin.destroy();
