@@ -6,6 +6,11 @@ import { createHealth, type Health } from './features/health/health.service.js';
 import { createLedger, type Ledger } from './features/ledger/ledger.service.js';
 import type { OrgContext } from './features/organizations/organizations.service.js';
 import { createSettings, type Settings } from './features/settings/settings.service.js';
+import { jobDefinitions } from './jobs/jobs.js';
+import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+
+/** What jobs are built from: everything but the scheduler that runs them. */
+export type JobDeps = Omit<AppDeps, 'scheduler'>;
 
 /** What the app is built from; main.ts and tests both assemble one. */
 export type AppDeps = {
@@ -15,6 +20,8 @@ export type AppDeps = {
   ledger: Ledger;
   settings: Settings;
   health: Health;
+  /** Scheduled jobs; main.ts starts them, routes and tests may run one now. */
+  scheduler: Scheduler;
   now: () => Date;
 };
 
@@ -41,5 +48,7 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
     logger: options.logger,
     now,
   });
-  return { ...options, now, settings, ledger, health: createHealth() };
+  const health = createHealth();
+  const services = { ...options, now, settings, ledger, health };
+  return { ...services, scheduler: createScheduler({ jobs: jobDefinitions(services), health, logger: options.logger }) };
 }

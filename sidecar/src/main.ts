@@ -42,12 +42,15 @@ async function main(): Promise<void> {
     `mai-usage sidecar listening on http://${config.host}:${config.port}`,
   );
 
+  deps.scheduler.start();
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await deps.scheduler.stop();
     await deps.ledger.drain();
     await db.destroy();
     logger.info('stopped');
