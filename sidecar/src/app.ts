@@ -51,6 +51,21 @@ export function createApp(deps: AppDeps): Express {
     ingestToken: deps.config.ingestToken,
     openWebUiUrl: deps.config.openWebUiUrl,
     logger: deps.logger,
+    now: () => deps.now().getTime(),
+  });
+  // Guessing tokens is throttled per address; only rejected tokens (401) count, so people behind
+  // one address are not slowed by each other's use. Not on ingest: usage is never refused.
+  const limitFailedAuth = rateLimit({
+    windowMs: 60_000,
+    limit: 60,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+    handler: (_req, res) => {
+      res.status(429).json({ error: { code: 'rate_limited', message: 'too many failed requests; retry in a minute' } });
+    },
   });
   // Read and admin API only; ingest and the limit check are never throttled (usage is never refused).
   const limitReads = rateLimit({
@@ -72,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1/limits', authenticate, createLimitsRouter(deps));
 
   const clientOrganizations = Router();
-  clientOrganizations.use(authenticate, limitReads);
+  clientOrganizations.use(limitFailedAuth, authenticate, limitReads);
   clientOrganizations.use(createSettingsRouter(deps));
   clientOrganizations.use(createOrganizationsRouter(deps));
   clientOrganizations.use(createUserMappingsRouter(deps));
@@ -82,7 +97,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/client_organizations', clientOrganizations);
 
   app.use('/api/v1/usage-tracking', createWebhookRouter(deps));
-  app.use('/api/v1/usage-tracking', authenticate, limitReads, createUsageTrackingRouter(deps));
+  app.use('/api/v1/usage-tracking', limitFailedAuth, authenticate, limitReads, createUsageTrackingRouter(deps));
 
   app.use(routeNotFound);
   app.use(createErrorHandler(deps.logger));

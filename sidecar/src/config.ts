@@ -18,7 +18,10 @@ const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_PATH: z.string().min(1).default('./data/mai-usage.db'),
   DATABASE_URL: optionalText.pipe(
-    z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres://')
+      .optional(),
   ),
   DATA_DIR: optionalText,
   INSTANCE_ID: z
@@ -141,9 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: e.PORT,
     host: e.HOST,
-    database: e.DATABASE_URL
-      ? { client: 'pg', url: e.DATABASE_URL }
-      : { client: 'sqlite', path: databasePath },
+    database: e.DATABASE_URL ? { client: 'pg', url: e.DATABASE_URL } : { client: 'sqlite', path: databasePath },
     dataDir,
     instanceId: e.INSTANCE_ID,
     ingestToken: secret('INGEST_TOKEN', e.INGEST_TOKEN),

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createExchangeRates, type ExchangeRates } from './features/exchange-rates/exchange-rates.service.js';
 import { createHealth, type Health } from './features/health/health.service.js';
 import { createLedger, type Ledger } from './features/ledger/ledger.service.js';
 import type { OrgContext } from './features/organizations/organizations.service.js';
@@ -20,6 +21,8 @@ export type AppDeps = {
   ledger: Ledger;
   settings: Settings;
   health: Health;
+  /** NBP rates: table C ask for display, table A mid for statements. */
+  exchangeRates: ExchangeRates;
   /** Scheduled jobs; main.ts starts them, routes and tests may run one now. */
   scheduler: Scheduler;
   now: () => Date;
@@ -49,6 +52,10 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
     now,
   });
   const health = createHealth();
-  const services = { ...options, now, settings, ledger, health };
-  return { ...services, scheduler: createScheduler({ jobs: jobDefinitions(services), health, logger: options.logger }) };
+  const exchangeRates = createExchangeRates({ db: options.db, config: options.config, logger: options.logger, now });
+  const services = { ...options, now, settings, ledger, health, exchangeRates };
+  return {
+    ...services,
+    scheduler: createScheduler({ jobs: jobDefinitions(services), health, logger: options.logger }),
+  };
 }

@@ -11,6 +11,10 @@ const tables = [
   'usage_daily',
   'generation_starts',
   'audit_log',
+  'exchange_rates',
+  'cost_lookups',
+  'reconciliations',
+  'limit_alerts',
 ];
 
 describe.each(databaseKinds)('migrations on %s', (kind) => {

@@ -48,7 +48,8 @@ export function bearerToken(req: Request): string | undefined {
 }
 
 export function createAuthenticator(options: AuthOptions): Authenticator {
-  const now = options.now ?? Date.now;
+  // Read the clock at each call (not a captured Date.now) so a replaced clock is honoured.
+  const now = options.now ?? (() => Date.now());
   // Keyed by a hash of the token: the cache never holds a usable credential.
   const cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
 

@@ -3,8 +3,15 @@ import type { JobDefinition } from './scheduler.js';
 
 /**
  * Every scheduled job, with when it runs. The one place to look for "what runs when".
- * (The OpenRouter sync, NBP rates, limit alerts and backups are added by their features.)
+ * (The OpenRouter sync, limit alerts and backups are added by their features.)
  */
-export function jobDefinitions(_deps: JobDeps): JobDefinition[] {
-  return [];
+export function jobDefinitions(deps: JobDeps): JobDefinition[] {
+  return [
+    {
+      // NBP publishes table C 7:45–8:15 and table A 11:45–12:15 on business days.
+      name: 'nbp-rates',
+      schedule: { cron: '20 8,12 * * 1-5', timezone: 'Europe/Warsaw' },
+      run: () => deps.exchangeRates.refresh(),
+    },
+  ];
 }

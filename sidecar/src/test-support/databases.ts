@@ -32,10 +32,9 @@ export async function createTestDatabase(kind: 'sqlite' | 'postgres'): Promise<T
     await admin.raw(`CREATE DATABASE ${dbName}`);
   } catch (error) {
     await admin.destroy();
-    throw new Error(
-      `PostgreSQL at ${TEST_PG_URL} is required for the tests and did not answer: ${String(error)}`,
-      { cause: error },
-    );
+    throw new Error(`PostgreSQL at ${TEST_PG_URL} is required for the tests and did not answer: ${String(error)}`, {
+      cause: error,
+    });
   }
   await admin.destroy();
   const url = new URL(TEST_PG_URL);

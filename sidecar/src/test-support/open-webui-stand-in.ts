@@ -17,7 +17,11 @@ export type OpenWebUiStandIn = {
 };
 
 export async function startOpenWebUiStandIn(users: Record<string, StandInUser> = {}): Promise<OpenWebUiStandIn> {
-  const standIn: Omit<OpenWebUiStandIn, 'url' | 'close'> = { users: new Map(Object.entries(users)), calls: 0, failing: false };
+  const standIn: Omit<OpenWebUiStandIn, 'url' | 'close'> = {
+    users: new Map(Object.entries(users)),
+    calls: 0,
+    failing: false,
+  };
   const server: Server = createServer((req, res) => {
     standIn.calls += 1;
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

@@ -1,11 +1,15 @@
 import type { Knex } from 'knex';
 import * as baseline from './20261123000000_baseline.js';
+import * as exchangeRates from './20261123010000_exchange_rates.js';
+import * as reconciliation from './20261123020000_reconciliation.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
 /** Every migration, in order. Add new files here; never edit one that has landed. */
 const migrations: Record<string, Migration> = {
   '20261123000000_baseline': baseline,
+  '20261123010000_exchange_rates': exchangeRates,
+  '20261123020000_reconciliation': reconciliation,
 };
 
 /** Imported modules rather than a directory scan, so the same list works from .ts and from dist. */

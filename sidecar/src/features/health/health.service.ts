@@ -1,5 +1,11 @@
 /** What /readyz reports beyond the database: migrations and each scheduled job's last run. */
-export type JobOutcome = { name: string; lastRunAt: string | null; ok: boolean | null; durationMs: number | null; error: string | null };
+export type JobOutcome = {
+  name: string;
+  lastRunAt: string | null;
+  ok: boolean | null;
+  durationMs: number | null;
+  error: string | null;
+};
 
 export type Health = {
   migrations: { state: 'pending' | 'done' | 'failed'; error: string | null; version: string | null };

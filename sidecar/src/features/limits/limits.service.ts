@@ -15,7 +15,14 @@ export type LimitDecision = {
   resets_at: string | null;
 };
 
-const allowed: LimitDecision = { allowed: true, scope: null, message: null, limit_usd: null, used_usd: null, resets_at: null };
+const allowed: LimitDecision = {
+  allowed: true,
+  scope: null,
+  message: null,
+  limit_usd: null,
+  used_usd: null,
+  resets_at: null,
+};
 
 /** Whether a user (and their org) may spend more this month, in billed USD. */
 export async function checkLimits(

@@ -1,16 +1,14 @@
 import { z } from 'zod';
 import { parseMarkupRate, usdToNano } from '../../lib/money.js';
 
-const usdAmount = z
-  .union([z.number(), z.string()])
-  .transform((value, ctx) => {
-    const nano = usdToNano(value);
-    if (nano === undefined || nano < 0n) {
-      ctx.addIssue({ code: 'custom', message: 'must be a non-negative amount in USD' });
-      return z.NEVER;
-    }
-    return nano;
-  });
+const usdAmount = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const nano = usdToNano(value);
+  if (nano === undefined || nano < 0n) {
+    ctx.addIssue({ code: 'custom', message: 'must be a non-negative amount in USD' });
+    return z.NEVER;
+  }
+  return nano;
+});
 
 export const markupRate = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ppm = parseMarkupRate(value);
@@ -23,12 +21,7 @@ export const markupRate = z.union([z.number(), z.string()]).transform((value, ct
 
 export const monthlyLimit = usdAmount.nullable();
 
-const openRouterKey = z
-  .string()
-  .trim()
-  .min(20, 'must be an OpenRouter API key (sk-or-v1-…)')
-  .max(500)
-  .nullable();
+const openRouterKey = z.string().trim().min(20, 'must be an OpenRouter API key (sk-or-v1-…)').max(500).nullable();
 
 const organizationFields = {
   name: z.string().trim().min(1, 'must not be empty').max(200),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/dialect.js';
-import { forbidden, notFound } from '../../http/errors.js';
+import { conflict, forbidden, notFound } from '../../http/errors.js';
 import type { Principal } from '../../http/auth.js';
 import { encryptSecret, maskKey, sha256Hex } from '../../lib/crypto.js';
 import { formatMarkupRate, nanoToUsdNumber } from '../../lib/money.js';
@@ -9,6 +9,7 @@ import { findUserMapping } from '../user-mappings/user-mappings.store.js';
 import type { CreateOrganizationBody, UpdateOrganizationBody } from './organizations.schema.js';
 import {
   findOrganization,
+  findOrganizationByKeySha256,
   insertOrganization,
   insertOrganizationIfMissing,
   listOrganizations,
@@ -100,6 +101,15 @@ function keyFields(ctx: OrgContext, key: string | null) {
       };
 }
 
+/** A key identifies its org (the webhook authenticates by it), so two orgs cannot share one. */
+async function assertKeyUnused(ctx: OrgContext, keySha256: string | null, orgId: string) {
+  if (keySha256 === null) return;
+  const holder = await findOrganizationByKeySha256(ctx.db, keySha256);
+  if (holder && holder.id !== orgId) {
+    throw conflict('openrouter_api_key: this key is already used by another client organization');
+  }
+}
+
 /** Markup and tenant placement are the reseller's decisions, not the client admin's. */
 function assertOperatorOnlyFields(principal: Principal, body: { markup_rate?: unknown; instance_id?: unknown }) {
   if (principal.kind === 'operator') return;
@@ -129,6 +139,7 @@ export async function createOrganization(
     createdAt: at,
     updatedAt: at,
   };
+  await assertKeyUnused(ctx, org.openRouterKeySha256, org.id);
   await insertOrganization(ctx.db, org);
   await recordAudit(
     ctx.db,
@@ -165,6 +176,7 @@ export async function changeOrganization(
     ...(body.openrouter_api_key === undefined ? {} : keyFields(ctx, body.openrouter_api_key)),
     updatedAt: at,
   };
+  await assertKeyUnused(ctx, changes.openRouterKeySha256 ?? null, org.id);
   await updateOrganization(ctx.db, org.id, changes);
   const updated = (await findOrganization(ctx.db, org.id))!;
   const { openrouter_api_key: key, ...audited } = body;

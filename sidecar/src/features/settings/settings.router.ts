@@ -13,7 +13,11 @@ export function createSettingsRouter(deps: AppDeps): Router {
 
   router.post('/settings', allow('operator'), async (req, res) => {
     const principal = principalOf(res);
-    await deps.settings.update(principal, updateSettingsBody.parse(req.body), req.id === undefined ? null : String(req.id));
+    await deps.settings.update(
+      principal,
+      updateSettingsBody.parse(req.body),
+      req.id === undefined ? null : String(req.id),
+    );
     res.json(await deps.settings.view(principal));
   });
 

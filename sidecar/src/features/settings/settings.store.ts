@@ -37,8 +37,7 @@ export async function writeGlobalSettings(
   }
   if (changes.provisioningKeyLabel !== undefined) row.openrouter_provisioning_key_label = changes.provisioningKeyLabel;
   if (changes.defaultMarkupRatePpm !== undefined) {
-    row.default_markup_rate_ppm =
-      changes.defaultMarkupRatePpm === null ? null : intParam(changes.defaultMarkupRatePpm);
+    row.default_markup_rate_ppm = changes.defaultMarkupRatePpm === null ? null : intParam(changes.defaultMarkupRatePpm);
   }
   if (changes.billingCurrency !== undefined) row.billing_currency = changes.billingCurrency;
   const { id: _id, ...update } = row;

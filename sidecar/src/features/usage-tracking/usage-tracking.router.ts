@@ -15,7 +15,11 @@ export function createUsageTrackingRouter(deps: AppDeps): Router {
 
   router.get('/usage/real-time/:client_org_id', allow('operator', 'admin', 'user'), async (req, res) => {
     const ctx = context(req);
-    const org = await requireVisibleOrganization(ctx, principalOf(res), clientOrgIdParam.parse(req.params).client_org_id);
+    const org = await requireVisibleOrganization(
+      ctx,
+      principalOf(res),
+      clientOrgIdParam.parse(req.params).client_org_id,
+    );
     const day = today(deps.config.billingTimeZone, deps.now());
     const totals = await totalUsage(deps.db, { clientOrgIds: [org.id], from: day, to: day });
     res.json({

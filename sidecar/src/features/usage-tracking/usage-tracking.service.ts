@@ -10,6 +10,7 @@ import {
   type OrgContext,
 } from '../organizations/organizations.service.js';
 import { findOrganizationByKeySha256 } from '../organizations/organizations.store.js';
+import { findUserMapping } from '../user-mappings/user-mappings.store.js';
 import type { ManualRecordBody, WebhookBody } from './usage-tracking.schema.js';
 
 const blankInput = {
@@ -25,6 +26,20 @@ const blankInput = {
   isByok: false,
 } as const;
 
+/** The named org; else the org the user's usage goes to; else this instance's default org. */
+async function correctionOrgId(
+  ctx: OrgContext,
+  principal: Principal,
+  body: ManualRecordBody,
+  at: string,
+): Promise<string> {
+  if (body.client_org_id) return (await requireVisibleOrganization(ctx, principal, body.client_org_id)).id;
+  const mapping = body.user_id ? await findUserMapping(ctx.db, ctx.instanceId, body.user_id) : undefined;
+  if (mapping) return mapping.clientOrgId;
+  const markupRatePpm = await ctx.defaultMarkupRatePpm();
+  return (await ensureDefaultOrganization(ctx.db, { instanceId: ctx.instanceId, markupRatePpm, at })).id;
+}
+
 /** A correction is a new ledger event (source manual, with its reason), never an edit. */
 export async function recordManualUsage(
   ctx: OrgContext & { ledger: Ledger },
@@ -32,15 +47,7 @@ export async function recordManualUsage(
   body: ManualRecordBody,
 ): Promise<{ eventId: string; status: RecordStatus; clientOrgId: string }> {
   const at = ctx.now().toISOString();
-  const clientOrgId = body.client_org_id
-    ? (await requireVisibleOrganization(ctx, principal, body.client_org_id)).id
-    : (
-        await ensureDefaultOrganization(ctx.db, {
-          instanceId: ctx.instanceId,
-          markupRatePpm: await ctx.defaultMarkupRatePpm(),
-          at,
-        })
-      ).id;
+  const clientOrgId = await correctionOrgId(ctx, principal, body, at);
   const eventId = body.event_id ?? `manual:${randomUUID()}`;
   const input: LedgerInput = {
     ...blankInput,

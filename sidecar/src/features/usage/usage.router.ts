@@ -70,7 +70,9 @@ export function createUsageRouter(deps: AppDeps): Router {
       return;
     }
     res.type('application/json').attachment(`${name}.json`);
-    res.write(`{"success":true,"period":${JSON.stringify(period)},"client_org_ids":${JSON.stringify(filter.clientOrgIds)},"events":[`);
+    res.write(
+      `{"success":true,"period":${JSON.stringify(period)},"client_org_ids":${JSON.stringify(filter.clientOrgIds)},"events":[`,
+    );
     let first = true;
     for await (const page of readUsageEvents(ctx.db, filter)) {
       for (const event of page) {

@@ -138,7 +138,9 @@ export function limitUsedPct(usedNano: bigint, limitNano: bigint | null): number
 export async function usageToday(ctx: UsageContext, principal: Principal, clientId: string | undefined) {
   const orgs = await reportScope(ctx, principal, clientId);
   const day = today(ctx.timeZone, ctx.now());
-  const rows = await aggregateUsage(ctx.db, { clientOrgIds: orgs.map((o) => o.id), from: day, to: day }, ['client_org_id']);
+  const rows = await aggregateUsage(ctx.db, { clientOrgIds: orgs.map((o) => o.id), from: day, to: day }, [
+    'client_org_id',
+  ]);
   const byOrg = new Map(rows.map((row) => [row.keys.client_org_id!, row.totals]));
   const total = await totalUsage(ctx.db, { clientOrgIds: orgs.map((o) => o.id), from: day, to: day });
   return {
@@ -191,7 +193,13 @@ export async function usageByUser(ctx: UsageContext, principal: Principal, clien
   const org = await requireVisibleOrganization(ctx, principal, clientId);
   const rows = await aggregateUsage(ctx.db, { clientOrgIds: [org.id], ...period }, ['user_id']);
   const mappings = new Map(
-    (await findUserMappings(ctx.db, org.instanceId, rows.map((r) => r.keys.user_id!))).map((m) => [m.userId, m]),
+    (
+      await findUserMappings(
+        ctx.db,
+        org.instanceId,
+        rows.map((r) => r.keys.user_id!),
+      )
+    ).map((m) => [m.userId, m]),
   );
   const total = await totalUsage(ctx.db, { clientOrgIds: [org.id], ...period });
   return {

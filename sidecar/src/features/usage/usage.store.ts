@@ -54,7 +54,11 @@ export type UsageFilter = {
 export type GroupedTotals = { keys: Partial<Record<GroupColumn, string>>; totals: Totals };
 
 /** Totals per group (or one row of grand totals with no grouping) over a day range. */
-export async function aggregateUsage(db: Db, filter: UsageFilter, groupBy: GroupColumn[] = []): Promise<GroupedTotals[]> {
+export async function aggregateUsage(
+  db: Db,
+  filter: UsageFilter,
+  groupBy: GroupColumn[] = [],
+): Promise<GroupedTotals[]> {
   if (filter.clientOrgIds?.length === 0) return groupBy.length === 0 ? [{ keys: {}, totals: emptyTotals() }] : [];
   const query = db('usage_daily')
     .select(...groupBy)
@@ -81,11 +85,7 @@ export async function totalUsage(db: Db, filter: UsageFilter): Promise<Totals> {
 }
 
 /** Ledger rows in id order, a page at a time, for exports that may be large. */
-export async function* readUsageEvents(
-  db: Db,
-  filter: UsageFilter,
-  pageSize = 5_000,
-): AsyncGenerator<UsageEvent[]> {
+export async function* readUsageEvents(db: Db, filter: UsageFilter, pageSize = 5_000): AsyncGenerator<UsageEvent[]> {
   if (filter.clientOrgIds?.length === 0) return;
   let afterId = 0;
   for (;;) {

@@ -39,7 +39,8 @@ export async function assignUser(
     userEmail: body.user_email ?? existing?.userEmail ?? null,
     userName: body.user_name ?? existing?.userName ?? null,
     active: body.is_active ?? existing?.active ?? true,
-    monthlyLimitNanoUsd: body.monthly_limit_usd === undefined ? (existing?.monthlyLimitNanoUsd ?? null) : body.monthly_limit_usd,
+    monthlyLimitNanoUsd:
+      body.monthly_limit_usd === undefined ? (existing?.monthlyLimitNanoUsd ?? null) : body.monthly_limit_usd,
     source: 'manual',
     createdAt: existing?.createdAt ?? at,
     updatedAt: at,

@@ -44,8 +44,7 @@ function userMappingToRow(mapping: UserMapping): Row {
     user_email: mapping.userEmail,
     user_name: mapping.userName,
     active: mapping.active,
-    monthly_limit_nano_usd:
-      mapping.monthlyLimitNanoUsd === null ? null : intParam(mapping.monthlyLimitNanoUsd),
+    monthly_limit_nano_usd: mapping.monthlyLimitNanoUsd === null ? null : intParam(mapping.monthlyLimitNanoUsd),
     source: mapping.source,
     created_at: mapping.createdAt,
     updated_at: mapping.updatedAt,
