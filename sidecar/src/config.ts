@@ -38,6 +38,8 @@ const envSchema = z.object({
   ),
   OPENWEBUI_URL: url.default('http://localhost:8080'),
   PUBLIC_OPENWEBUI_ORIGIN: optionalText.pipe(url.optional()),
+  OPENWEBUI_ADMIN_API_KEY: optionalText,
+  FILTER_SIDECAR_URL: optionalText.pipe(url.optional()),
   OPENROUTER_API_BASE: url.default('https://openrouter.ai/api/v1'),
   OPENROUTER_API_KEY: optionalText,
   OPENROUTER_PROVISIONING_KEY: optionalText,
@@ -73,6 +75,10 @@ export type Config = {
   encryptionKey: Buffer;
   openWebUiUrl: string;
   publicOpenWebUiOrigin: string | undefined;
+  /** An Open WebUI admin's API key: with it the sidecar installs the filter at start. */
+  openWebUiAdminApiKey: string | undefined;
+  /** The sidecar's URL as Open WebUI reaches it, set into the filter's valves. */
+  filterSidecarUrl: string;
   openRouter: {
     apiBase: string;
     apiKey: string | undefined;
@@ -152,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     encryptionKey: Buffer.from(encryptionKeyHex, 'hex'),
     openWebUiUrl: e.OPENWEBUI_URL,
     publicOpenWebUiOrigin: e.PUBLIC_OPENWEBUI_ORIGIN,
+    openWebUiAdminApiKey: e.OPENWEBUI_ADMIN_API_KEY,
+    filterSidecarUrl: e.FILTER_SIDECAR_URL ?? `http://localhost:${e.PORT}`,
     openRouter: {
       apiBase: e.OPENROUTER_API_BASE,
       apiKey: e.OPENROUTER_API_KEY,

@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { assembleDeps } from './deps.js';
 import { createDb } from './db/knex.js';
+import { installFilter } from './features/filter-install/filter-install.service.js';
 import { createLogger } from './logger.js';
 
 /** config → db → migrate → listen; stopped in reverse on SIGTERM/SIGINT. */
@@ -43,12 +45,14 @@ async function main(): Promise<void> {
   );
 
   deps.scheduler.start();
+  const stopInstalling = config.openWebUiAdminApiKey ? installFilterUntilDone(config, logger) : () => undefined;
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    stopInstalling();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await deps.scheduler.stop();
     await deps.ledger.drain();
@@ -58,6 +62,29 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Open WebUI may come up after us: retry with backoff (5 s … 60 s) until it answers. */
+function installFilterUntilDone(config: Config, logger: Logger): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  const tryInstall = async () => {
+    attempt += 1;
+    try {
+      await installFilter({
+        openWebUiUrl: config.openWebUiUrl,
+        apiKey: config.openWebUiAdminApiKey!,
+        valves: { sidecar_url: config.filterSidecarUrl, ingest_token: config.ingestToken },
+        logger,
+      });
+    } catch (error) {
+      const delay = Math.min(5_000 * 2 ** (attempt - 1), 60_000);
+      logger.warn({ attempt, retryInMs: delay, err: String(error) }, 'could not install the filter in Open WebUI yet');
+      timer = setTimeout(() => void tryInstall(), delay);
+    }
+  };
+  void tryInstall();
+  return () => clearTimeout(timer);
 }
 
 main().catch((error: unknown) => {

@@ -7,13 +7,14 @@
  * Targets (issue 3): ≤ 2 ms added at the median with the sidecar up, ≤ 5 ms with it down.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFakeOpenRouter } from '../fakes/openrouter/fake-openrouter.js';
+import { installFilter } from '../../sidecar/src/features/filter-install/filter-install.service.js';
 import { createOpenWebUIClient, type Account } from './openwebui-client.js';
 import { ensureOpenWebUIVenv, OPEN_WEBUI_VERSION } from './openwebui-venv.js';
-import { createOpenWebUI, createSidecar, REPO_ROOT, type ManagedProcess } from './processes.js';
+import { createOpenWebUI, createSidecar, type ManagedProcess } from './processes.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 const BLOCK = 20;
@@ -89,16 +90,22 @@ async function main() {
     await Promise.all([openWebUI.start(), sidecar.start()]);
     const owui = createOpenWebUIClient(openWebUI.url);
     const admin = await owui.signUpAdmin('Admin', 'admin@bench.example', 'Bench-passw0rd!');
-    await owui.installFilter(admin, {
-      id: 'mai_usage',
-      name: 'mai-usage',
-      content: readFileSync(join(REPO_ROOT, 'filter-plugin', 'mai_usage_filter.py'), 'utf8'),
+    await installFilter({
+      openWebUiUrl: openWebUI.url,
+      apiKey: admin.token,
       valves: { sidecar_url: sidecar.url, ingest_token: ingestToken, spool_dir: join(workdir, 'spool') },
     });
 
     // A filter with the same hooks doing nothing: separates Open WebUI's own cost of running
     // any filter from what this filter's code adds.
-    await owui.installFilter(admin, { id: 'noop_filter', name: 'noop', content: NOOP_FILTER, valves: {} });
+    await installFilter({
+      openWebUiUrl: openWebUI.url,
+      apiKey: admin.token,
+      id: 'noop_filter',
+      name: 'noop',
+      source: NOOP_FILTER,
+      valves: {},
+    });
     await owui.setFilterActive(admin, 'noop_filter', false);
 
     for (let i = 0; i < 20; i++) await timedStream(openWebUI.url, admin); // warm-up

@@ -1,6 +1,6 @@
 /**
  * The slice of Open WebUI's REST API the end-to-end test uses: accounts, the Functions API
- * (create/update, toggles read before flipped, valves — never /functions/sync) and chats on
+ * (toggles read before flipped, valves; installing is the product's own `mai-usage install-filter`) and chats on
  * the web UI's path and on the API path.
  */
 import { randomUUID } from 'node:crypto';
@@ -59,50 +59,6 @@ export function createOpenWebUIClient(baseUrl: string) {
     async addUser(admin: Account, name: string, email: string, password: string): Promise<Account> {
       await call('POST', '/api/v1/auths/add', admin.token, { name, email, password, role: 'user' });
       return this.signIn(email, password);
-    },
-
-    /**
-     * Creates or updates the filter, makes it active and global (reading the state before
-     * flipping either toggle) and sets its valves. Idempotent.
-     */
-    async installFilter(
-      admin: Account,
-      options: { id: string; name: string; content: string; valves: Record<string, unknown> },
-    ) {
-      const form = {
-        id: options.id,
-        name: options.name,
-        content: options.content,
-        meta: { description: 'mai-usage usage capture and limits' },
-      };
-      let existing = await call<{ is_active: boolean; is_global: boolean } | null>(
-        'GET',
-        `/api/v1/functions/id/${options.id}`,
-        admin.token,
-      ).catch((error: unknown) => {
-        if (error instanceof OpenWebUIError && (error.status === 404 || error.status === 401)) return null;
-        throw error;
-      });
-      if (existing) {
-        await call('POST', `/api/v1/functions/id/${options.id}/update`, admin.token, form);
-      } else {
-        await call('POST', '/api/v1/functions/create', admin.token, form);
-      }
-      existing = await call('GET', `/api/v1/functions/id/${options.id}`, admin.token);
-      if (!existing?.is_active) await call('POST', `/api/v1/functions/id/${options.id}/toggle`, admin.token);
-      if (!existing?.is_global) await call('POST', `/api/v1/functions/id/${options.id}/toggle/global`, admin.token);
-      if (Object.keys(options.valves).length > 0) {
-        await call('POST', `/api/v1/functions/id/${options.id}/valves/update`, admin.token, options.valves);
-      }
-      const state = await call<{ is_active: boolean; is_global: boolean }>(
-        'GET',
-        `/api/v1/functions/id/${options.id}`,
-        admin.token,
-      );
-      if (!state.is_active || !state.is_global)
-        throw new Error(
-          `filter ${options.id} is not active and global: ${JSON.stringify({ is_active: state.is_active, is_global: state.is_global })}`,
-        );
     },
 
     async setFilterActive(admin: Account, id: string, active: boolean) {

@@ -154,13 +154,30 @@ export async function createSidecar(options: {
   openWebUIUrl: string;
   openRouterApiBase: string;
   logPath: string;
-}): Promise<ManagedProcess> {
+}): Promise<ManagedProcess & { env: NodeJS.ProcessEnv }> {
   if (!existsSync(SIDECAR_MAIN)) {
     throw new Error(`${SIDECAR_MAIN} is missing: run \`npm run build\` first`);
   }
   const port = await freePort();
   mkdirSync(options.dataDir, { recursive: true });
-  return managed({
+  // Read at each start, so a test can change the environment before a restart.
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_PATH: join(options.dataDir, 'mai-usage.db'),
+    DATA_DIR: options.dataDir,
+    INGEST_TOKEN: options.ingestToken,
+    ADMIN_TOKEN: options.adminToken,
+    OPENWEBUI_URL: options.openWebUIUrl,
+    OPENROUTER_API_BASE: options.openRouterApiBase,
+    // The fake serves no /generation yet; the sync job stays off in this test.
+    OPENROUTER_USAGE_SYNC_INTERVAL: '0',
+    NBP_API_BASE: 'http://127.0.0.1:9',
+    LOG_LEVEL: 'warn',
+  };
+  const sidecar = managed({
     name: 'sidecar',
     command: process.execPath,
     args: [SIDECAR_MAIN],
@@ -169,21 +186,7 @@ export async function createSidecar(options: {
     logPath: options.logPath,
     healthPath: '/healthz',
     startTimeoutMs: 30_000,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_PATH: join(options.dataDir, 'mai-usage.db'),
-      DATA_DIR: options.dataDir,
-      INGEST_TOKEN: options.ingestToken,
-      ADMIN_TOKEN: options.adminToken,
-      OPENWEBUI_URL: options.openWebUIUrl,
-      OPENROUTER_API_BASE: options.openRouterApiBase,
-      // The fake serves no /generation yet; the sync job stays off in this test.
-      OPENROUTER_USAGE_SYNC_INTERVAL: '0',
-      NBP_API_BASE: 'http://127.0.0.1:9',
-      LOG_LEVEL: 'warn',
-    },
+    env,
   });
+  return Object.assign(sidecar, { env });
 }

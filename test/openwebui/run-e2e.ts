@@ -4,6 +4,7 @@
  * (builds the sidecar first). Exits non-zero on the first failed check; nothing is skipped.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,17 @@ async function eventually<T>(
     await sleep(250);
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Runs the built `mai-usage` CLI and returns what it printed; fails the test on a non-zero exit. */
+function runCli(args: string[], env: NodeJS.ProcessEnv): string {
+  const result = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'sidecar', 'src', 'cli.js'), ...args], {
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(result.status, 0, `mai-usage ${args[0]} failed: ${result.stderr}`);
+  console.log(`  ${result.stdout.trim()}`);
+  return result.stdout;
 }
 
 function spoolLines(dir: string): number {
@@ -110,17 +122,36 @@ async function main() {
       [bob.id, orgB],
     ]);
 
-    step('install the filter through the Functions REST API (twice: idempotent)');
-    const content = readFileSync(join(REPO_ROOT, 'filter-plugin', 'mai_usage_filter.py'), 'utf8');
-    const valves = {
-      sidecar_url: sidecar.url,
-      ingest_token: ingestToken,
-      spool_dir: spoolDir,
-      replay_interval_seconds: 2,
-      limit_cache_seconds: 1,
-    };
-    await owui.installFilter(admin, { id: FILTER_ID, name: 'mai-usage', content, valves });
-    await owui.installFilter(admin, { id: FILTER_ID, name: 'mai-usage', content, valves });
+    step('install the filter with `mai-usage install-filter` (twice: idempotent)');
+    const installArgs = [
+      'install-filter',
+      '--sidecar-url',
+      sidecar.url,
+      '--valve',
+      `spool_dir=${spoolDir}`,
+      '--valve',
+      'replay_interval_seconds=2',
+      '--valve',
+      'limit_cache_seconds=1',
+    ];
+    const cliEnv = { ...sidecar.env, OPENWEBUI_ADMIN_API_KEY: admin.token };
+    assert.match(runCli(installArgs, cliEnv), /filter created .*turned on: active, global/);
+    assert.match(runCli(installArgs, cliEnv), /filter updated .*already active and global/);
+    const installed = await owui.call<{ is_active: boolean; is_global: boolean }>(
+      'GET',
+      `/api/v1/functions/id/${FILTER_ID}`,
+      admin.token,
+    );
+    assert.deepEqual([installed.is_active, installed.is_global], [true, true]);
+    const valves = await owui.call<Record<string, unknown>>(
+      'GET',
+      `/api/v1/functions/id/${FILTER_ID}/valves`,
+      admin.token,
+    );
+    assert.equal(valves.sidecar_url, sidecar.url);
+    assert.equal(valves.ingest_token, ingestToken);
+    assert.equal(valves.spool_dir, spoolDir);
+    assert.equal(valves.replay_interval_seconds, 2);
 
     const ui = { chats: [] as Array<{ chatId: string; messageId: string; account: Account }> };
     async function uiConversation(account: Account, model: string, turns: string[]) {
@@ -211,8 +242,22 @@ async function main() {
     await eventually('events in the spool', async () => spoolLines(spoolDir) >= 3, 10_000);
     console.log(`  spool holds ${spoolLines(spoolDir)} events`);
 
-    step('sidecar back: the spool replays to exactly the same totals');
+    step('sidecar back, installing the filter at start: the spool replays to exactly the same totals');
+    // Switched off by hand while the sidecar was down; the sidecar's own install at start (with
+    // OPENWEBUI_ADMIN_API_KEY) must switch it back on and keep the valves set above.
+    await owui.setFilterActive(admin, FILTER_ID, false);
+    Object.assign(sidecar.env, { OPENWEBUI_ADMIN_API_KEY: admin.token, FILTER_SIDECAR_URL: sidecar.url });
     await sidecar.start();
+    await eventually('the sidecar to switch the filter back on', async () => {
+      const state = await owui.call<{ is_active: boolean }>('GET', `/api/v1/functions/id/${FILTER_ID}`, admin.token);
+      return state.is_active;
+    });
+    const valvesAfter = await owui.call<Record<string, unknown>>(
+      'GET',
+      `/api/v1/functions/id/${FILTER_ID}/valves`,
+      admin.token,
+    );
+    assert.equal(valvesAfter.spool_dir, spoolDir, 'an install keeps valves it does not set');
     await eventually('the spool to drain', async () => spoolLines(spoolDir) === 0, 30_000);
     await assertLedgersMatch();
 
