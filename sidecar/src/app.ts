@@ -7,6 +7,8 @@ import type { AppDeps } from './deps.js';
 import { createHealthRouter } from './features/health/health.router.js';
 import { createIngestRouter } from './features/ingest/ingest.router.js';
 import { createLimitsRouter } from './features/limits/limits.router.js';
+import { createReconciliationRouter } from './features/reconciliation/reconciliation.router.js';
+import { createPanelRouter } from './features/panel/panel.router.js';
 import { createOrganizationsRouter } from './features/organizations/organizations.router.js';
 import { createSettingsRouter } from './features/settings/settings.router.js';
 import { createUsageRouter } from './features/usage/usage.router.js';
@@ -83,6 +85,8 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use(createHealthRouter(deps));
+  // The panel bundle, the loader Open WebUI mounts, and the operator's page: public static files.
+  app.use(createPanelRouter({ publicSidecarUrl: deps.config.publicSidecarUrl }));
   app.use('/api/v1/ingest', authenticate, createIngestRouter(deps));
   app.use('/api/v1/limits', authenticate, createLimitsRouter(deps));
 
@@ -97,7 +101,14 @@ export function createApp(deps: AppDeps): Express {
   app.use('/client_organizations', clientOrganizations);
 
   app.use('/api/v1/usage-tracking', createWebhookRouter(deps));
-  app.use('/api/v1/usage-tracking', limitFailedAuth, authenticate, limitReads, createUsageTrackingRouter(deps));
+  app.use(
+    '/api/v1/usage-tracking',
+    limitFailedAuth,
+    authenticate,
+    limitReads,
+    createUsageTrackingRouter(deps),
+    createReconciliationRouter(deps),
+  );
 
   app.use(routeNotFound);
   app.use(createErrorHandler(deps.logger));

@@ -40,6 +40,7 @@ const envSchema = z.object({
   PUBLIC_OPENWEBUI_ORIGIN: optionalText.pipe(url.optional()),
   OPENWEBUI_ADMIN_API_KEY: optionalText,
   FILTER_SIDECAR_URL: optionalText.pipe(url.optional()),
+  PUBLIC_SIDECAR_URL: optionalText.pipe(url.optional()),
   OPENROUTER_API_BASE: url.default('https://openrouter.ai/api/v1'),
   OPENROUTER_API_KEY: optionalText,
   OPENROUTER_PROVISIONING_KEY: optionalText,
@@ -79,6 +80,8 @@ export type Config = {
   openWebUiAdminApiKey: string | undefined;
   /** The sidecar's URL as Open WebUI reaches it, set into the filter's valves. */
   filterSidecarUrl: string;
+  /** The sidecar's URL as browsers reach it, baked into the panel's loader.js. */
+  publicSidecarUrl: string | undefined;
   openRouter: {
     apiBase: string;
     apiKey: string | undefined;
@@ -160,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicOpenWebUiOrigin: e.PUBLIC_OPENWEBUI_ORIGIN,
     openWebUiAdminApiKey: e.OPENWEBUI_ADMIN_API_KEY,
     filterSidecarUrl: e.FILTER_SIDECAR_URL ?? `http://localhost:${e.PORT}`,
+    publicSidecarUrl: e.PUBLIC_SIDECAR_URL,
     openRouter: {
       apiBase: e.OPENROUTER_API_BASE,
       apiKey: e.OPENROUTER_API_KEY,

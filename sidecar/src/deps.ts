@@ -5,6 +5,8 @@ import type { Config } from './config.js';
 import { createExchangeRates, type ExchangeRates } from './features/exchange-rates/exchange-rates.service.js';
 import { createHealth, type Health } from './features/health/health.service.js';
 import { createLedger, type Ledger } from './features/ledger/ledger.service.js';
+import { createOpenRouterClient, type OpenRouterClient } from './features/openrouter/openrouter.client.js';
+import { createOpenRouterSync, type OpenRouterSync } from './features/reconciliation/reconciliation.service.js';
 import type { OrgContext } from './features/organizations/organizations.service.js';
 import { createSettings, type Settings } from './features/settings/settings.service.js';
 import { jobDefinitions } from './jobs/jobs.js';
@@ -20,6 +22,10 @@ export type AppDeps = {
   logger: Logger;
   ledger: Ledger;
   settings: Settings;
+  /** The one OpenRouter client (sync, provisioning). */
+  openRouter: OpenRouterClient;
+  /** The OpenRouter sync run (the job and POST sync/openrouter-usage share it). */
+  openRouterSync: OpenRouterSync;
   health: Health;
   /** NBP rates: table C ask for display, table A mid for statements. */
   exchangeRates: ExchangeRates;
@@ -28,13 +34,18 @@ export type AppDeps = {
   now: () => Date;
 };
 
-export function orgContext(deps: AppDeps, req: Request): OrgContext {
+export function orgContext(deps: JobDeps, req: Request | null): OrgContext {
   return {
     db: deps.db,
+    provisioning: {
+      client: deps.openRouter,
+      key: () => deps.settings.provisioningKey(),
+      encryptionKey: deps.config.encryptionKey,
+    },
     instanceId: deps.config.instanceId,
     encryptionKey: deps.config.encryptionKey,
     defaultMarkupRatePpm: () => deps.settings.defaultMarkupRatePpm(),
-    requestId: req.id === undefined ? null : String(req.id),
+    requestId: req?.id === undefined ? null : String(req.id),
     now: deps.now,
   };
 }
@@ -53,7 +64,9 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
   });
   const health = createHealth();
   const exchangeRates = createExchangeRates({ db: options.db, config: options.config, logger: options.logger, now });
-  const services = { ...options, now, settings, ledger, health, exchangeRates };
+  const openRouter = createOpenRouterClient({ apiBase: options.config.openRouter.apiBase, logger: options.logger });
+  const openRouterSync = createOpenRouterSync({ ...options, now, ledger, openRouter });
+  const services = { ...options, now, settings, ledger, health, exchangeRates, openRouter, openRouterSync };
   return {
     ...services,
     scheduler: createScheduler({ jobs: jobDefinitions(services), health, logger: options.logger }),

@@ -3,10 +3,21 @@ import type { JobDefinition } from './scheduler.js';
 
 /**
  * Every scheduled job, with when it runs. The one place to look for "what runs when".
- * (The OpenRouter sync, limit alerts and backups are added by their features.)
+ * (Limit alerts and backups are added by their features.)
  */
 export function jobDefinitions(deps: JobDeps): JobDefinition[] {
+  const syncEvery = deps.config.openRouter.syncIntervalSeconds;
   return [
+    // Fills pending costs, bills aborted streams, reconciles keys; 0 disables it.
+    ...(syncEvery > 0
+      ? [
+          {
+            name: 'openrouter-sync',
+            schedule: { everySeconds: syncEvery },
+            run: () => deps.openRouterSync.run(deps.config.openRouter.syncDaysBack),
+          },
+        ]
+      : []),
     {
       // NBP publishes table C 7:45–8:15 and table A 11:45–12:15 on business days.
       name: 'nbp-rates',

@@ -45,6 +45,8 @@ export interface LedgerEntry {
   costUsd: number;
   upstreamCostNanoUsd: bigint | null;
   createdAt: string;
+  /** The API key the generation was charged to ('' when not known). */
+  apiKey: string;
 }
 
 export interface Fault {
@@ -64,6 +66,10 @@ export interface Behavior {
   replyWords: number;
   /** Send `: OPENROUTER PROCESSING` comments before the first chunk. */
   processingComments: number;
+  /** /generation answers 404 for this long after a generation is created… */
+  generationVisibleAfterMs: number;
+  /** …and for this long after a cancelled (aborted) one. */
+  cancelledVisibleAfterMs: number;
 }
 
 export interface FakeOpenRouterOptions {
@@ -71,6 +77,8 @@ export interface FakeOpenRouterOptions {
   host?: string;
   /** Accepted API keys; an empty list accepts any Bearer token. */
   apiKeys?: string[];
+  /** Management keys for /keys and /activity; an empty list accepts any Bearer token. */
+  provisioningKeys?: string[];
   models?: FakeModel[];
   behavior?: Partial<Behavior>;
 }
@@ -84,10 +92,34 @@ export interface FakeOpenRouter {
   models: FakeModel[];
   behavior: Behavior;
   injectFault(fault: Fault): void;
+  /** Keys made through POST /keys, by hash. */
+  provisionedKeys: Map<string, ProvisionedKey>;
+  /** Charges a generation without a chat request (for reconciliation tests). */
+  recordGeneration(entry: {
+    model: string;
+    apiKey: string;
+    promptTokens: number;
+    completionTokens: number;
+    user?: string | null;
+    cancelled?: boolean;
+    streamed?: boolean;
+    createdAt?: string;
+  }): LedgerEntry;
   /** Completed (charged in full, not cancelled) generations only. */
   completed(): LedgerEntry[];
   reset(): void;
   close(): Promise<void>;
+}
+
+export interface ProvisionedKey {
+  hash: string;
+  key: string;
+  name: string;
+  label: string;
+  limit: number | null;
+  limitReset: string | null;
+  disabled: boolean;
+  createdAt: string;
 }
 
 export const DEFAULT_MODELS: FakeModel[] = [
@@ -160,7 +192,16 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<
 export async function createFakeOpenRouter(options: FakeOpenRouterOptions = {}): Promise<FakeOpenRouter> {
   const models = options.models ?? DEFAULT_MODELS;
   const apiKeys = options.apiKeys ?? [];
-  const behavior: Behavior = { chunkDelayMs: 5, replyWords: 12, processingComments: 2, ...options.behavior };
+  const provisioningKeys = options.provisioningKeys ?? [];
+  const behavior: Behavior = {
+    chunkDelayMs: 5,
+    replyWords: 12,
+    processingComments: 2,
+    generationVisibleAfterMs: 0,
+    cancelledVisibleAfterMs: 0,
+    ...options.behavior,
+  };
+  const provisionedKeys = new Map<string, ProvisionedKey>();
   const ledger: LedgerEntry[] = [];
   const faults: Fault[] = [];
 
@@ -218,7 +259,12 @@ export async function createFakeOpenRouter(options: FakeOpenRouterOptions = {}):
     const id = generationId();
     const created = Math.floor(Date.now() / 1000);
     const user = typeof body.user === 'string' ? body.user : null;
-    const base = { id, model: model.id, user, promptTokens, cachedTokens, createdAt: new Date().toISOString() };
+    const apiKey = bearer(req) ?? '';
+    const limited = [...provisionedKeys.values()].find((k) => k.key === apiKey && k.limit !== null);
+    if (limited && Number(spentBy(apiKey)) / 1e9 >= (limited.limit ?? 0)) {
+      return sendError(res, 402, 'Key limit exceeded');
+    }
+    const base = { id, model: model.id, user, promptTokens, cachedTokens, createdAt: new Date().toISOString(), apiKey };
 
     if (body.stream !== true) {
       const entry = charge(model, {
@@ -332,10 +378,170 @@ export async function createFakeOpenRouter(options: FakeOpenRouterOptions = {}):
     });
   };
 
-  /** Route table: "METHOD path" → handler. Add /generation, /key, /activity, /keys here. */
-  const routes = new Map<string, { auth: boolean; handler: Handler }>([
-    ['POST /api/v1/chat/completions', { auth: true, handler: chatCompletions }],
+  function bearer(req: IncomingMessage): string | undefined {
+    const header = req.headers.authorization ?? '';
+    return header.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+  }
+
+  /** nano-USD charged to a key, optionally only since an instant. */
+  function spentBy(apiKey: string, since = ''): bigint {
+    return ledger
+      .filter((e) => e.apiKey === apiKey && e.createdAt >= since)
+      .reduce((sum, e) => sum + e.costNanoUsd, 0n);
+  }
+
+  const getGeneration: Handler = async (_req, res, url) => {
+    const entry = ledger.find((e) => e.id === url.searchParams.get('id'));
+    const delay = entry?.cancelled ? behavior.cancelledVisibleAfterMs : behavior.generationVisibleAfterMs;
+    if (!entry || Date.now() < Date.parse(entry.createdAt) + delay) {
+      return sendError(res, 404, 'Generation not found');
+    }
+    sendJson(res, 200, {
+      data: {
+        id: entry.id,
+        total_cost: entry.costUsd,
+        created_at: entry.createdAt,
+        model: entry.model,
+        provider_name: 'FakeProvider',
+        external_user: entry.user,
+        streamed: entry.streamed,
+        cancelled: entry.cancelled,
+        finish_reason: entry.finishReason,
+        tokens_prompt: entry.promptTokens,
+        tokens_completion: entry.completionTokens,
+        native_tokens_prompt: entry.promptTokens,
+        native_tokens_completion: entry.completionTokens,
+        native_tokens_cached: entry.cachedTokens,
+        native_tokens_reasoning: entry.reasoningTokens,
+        is_byok: entry.isByok,
+        upstream_inference_cost: entry.upstreamCostNanoUsd === null ? null : nanoToUsdNumber(entry.upstreamCostNanoUsd),
+      },
+    });
+  };
+
+  /** GET /key: usage of the calling key; daily, weekly and monthly windows are UTC. */
+  const getKey: Handler = async (req, res) => {
+    const apiKey = bearer(req) ?? '';
+    const now = new Date();
+    const day = `${now.toISOString().slice(0, 10)}T00:00:00.000Z`;
+    const month = `${now.toISOString().slice(0, 7)}-01T00:00:00.000Z`;
+    const weekStart = new Date(Date.parse(day) - ((now.getUTCDay() + 6) % 7) * 86_400_000).toISOString();
+    const provisioned = [...provisionedKeys.values()].find((k) => k.key === apiKey);
+    const usage = spentBy(apiKey);
+    sendJson(res, 200, {
+      data: {
+        label: provisioned?.label ?? `${apiKey.slice(0, 12)}…`,
+        limit: provisioned?.limit ?? null,
+        limit_remaining: provisioned?.limit == null ? null : provisioned.limit - nanoToUsdNumber(usage),
+        limit_reset: provisioned?.limitReset ?? null,
+        usage: nanoToUsdNumber(usage),
+        usage_daily: nanoToUsdNumber(spentBy(apiKey, day)),
+        usage_weekly: nanoToUsdNumber(spentBy(apiKey, weekStart)),
+        usage_monthly: nanoToUsdNumber(spentBy(apiKey, month)),
+        is_free_tier: false,
+      },
+    });
+  };
+
+  /** GET /activity: completed UTC days, per model, optionally for one key's hash. */
+  const getActivity: Handler = async (_req, res, url) => {
+    const hash = url.searchParams.get('api_key_hash');
+    const date = url.searchParams.get('date');
+    const key = hash ? provisionedKeys.get(hash)?.key : undefined;
+    if (hash && key === undefined) return sendJson(res, 200, { data: [] });
+    const today = new Date().toISOString().slice(0, 10);
+    const rows = new Map<
+      string,
+      { date: string; model: string; usage: bigint; requests: number; prompt: number; completion: number }
+    >();
+    for (const entry of ledger) {
+      const day = entry.createdAt.slice(0, 10);
+      if (day >= today || (date && day !== date) || (key !== undefined && entry.apiKey !== key)) continue;
+      const id = `${day} ${entry.model}`;
+      const row = rows.get(id) ?? { date: day, model: entry.model, usage: 0n, requests: 0, prompt: 0, completion: 0 };
+      row.usage += entry.costNanoUsd;
+      row.requests += 1;
+      row.prompt += entry.promptTokens;
+      row.completion += entry.completionTokens;
+      rows.set(id, row);
+    }
+    sendJson(res, 200, {
+      data: [...rows.values()].map((row) => ({
+        date: row.date,
+        model: row.model,
+        model_permaslug: row.model,
+        endpoint_id: 'fake-endpoint',
+        provider_name: 'FakeProvider',
+        usage: nanoToUsdNumber(row.usage),
+        byok_usage_inference: 0,
+        requests: row.requests,
+        prompt_tokens: row.prompt,
+        completion_tokens: row.completion,
+        reasoning_tokens: 0,
+      })),
+    });
+  };
+
+  function keyView(key: ProvisionedKey) {
+    return {
+      hash: key.hash,
+      name: key.name,
+      label: key.label,
+      disabled: key.disabled,
+      limit: key.limit,
+      limit_reset: key.limitReset,
+      usage: nanoToUsdNumber(spentBy(key.key)),
+      created_at: key.createdAt,
+      updated_at: null,
+    };
+  }
+
+  const createKey: Handler = async (req, res) => {
+    const body = (await readJson(req)) as { name?: unknown; limit?: unknown; limit_reset?: unknown };
+    if (typeof body.name !== 'string' || body.name === '') return sendError(res, 400, 'name is required');
+    const key = `sk-or-v1-${randomBytes(32).toString('hex')}`;
+    const created: ProvisionedKey = {
+      hash: randomBytes(32).toString('hex'),
+      key,
+      name: body.name,
+      label: `sk-or-v1-${key.slice(9, 12)}...${key.slice(-3)}`,
+      limit: typeof body.limit === 'number' ? body.limit : null,
+      limitReset: typeof body.limit_reset === 'string' ? body.limit_reset : null,
+      disabled: false,
+      createdAt: new Date().toISOString(),
+    };
+    provisionedKeys.set(created.hash, created);
+    sendJson(res, 201, { data: keyView(created), key });
+  };
+
+  const keyByHash: Handler = async (req, res, url) => {
+    const hash = decodeURIComponent(url.pathname.slice('/api/v1/keys/'.length));
+    const key = provisionedKeys.get(hash);
+    if (!key) return sendError(res, 404, 'Key not found');
+    if (req.method === 'DELETE') {
+      provisionedKeys.delete(hash);
+      return sendJson(res, 200, { deleted: true });
+    }
+    if (req.method === 'PATCH') {
+      const body = (await readJson(req)) as { name?: unknown; limit?: unknown; disabled?: unknown };
+      if (typeof body.name === 'string') key.name = body.name;
+      if (typeof body.limit === 'number' || body.limit === null) key.limit = body.limit;
+      if (typeof body.disabled === 'boolean') key.disabled = body.disabled;
+    }
+    sendJson(res, 200, { data: keyView(key) });
+  };
+
+  /** Route table: "METHOD path" → handler; a path ending in `/:hash` matches one more segment. */
+  const routes = new Map<string, { auth: 'api' | 'provisioning' | false; handler: Handler }>([
+    ['POST /api/v1/chat/completions', { auth: 'api', handler: chatCompletions }],
     ['GET /api/v1/models', { auth: false, handler: listModels }],
+    ['GET /api/v1/generation', { auth: 'api', handler: getGeneration }],
+    ['GET /api/v1/key', { auth: 'api', handler: getKey }],
+    ['GET /api/v1/activity', { auth: 'provisioning', handler: getActivity }],
+    ['POST /api/v1/keys', { auth: 'provisioning', handler: createKey }],
+    ['GET /api/v1/keys/:hash', { auth: 'provisioning', handler: keyByHash }],
+    ['PATCH /api/v1/keys/:hash', { auth: 'provisioning', handler: keyByHash }],
+    ['DELETE /api/v1/keys/:hash', { auth: 'provisioning', handler: keyByHash }],
   ]);
 
   function takeFault(path: string): Fault | undefined {
@@ -347,15 +553,20 @@ export async function createFakeOpenRouter(options: FakeOpenRouterOptions = {}):
     return fault;
   }
 
-  function authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ') || header.length <= 'Bearer '.length) return false;
-    return apiKeys.length === 0 || apiKeys.includes(header.slice('Bearer '.length));
+  function authorized(req: IncomingMessage, kind: 'api' | 'provisioning'): boolean {
+    const token = bearer(req);
+    if (!token) return false;
+    if (kind === 'provisioning') return provisioningKeys.length === 0 || provisioningKeys.includes(token);
+    const provisioned = [...provisionedKeys.values()].find((k) => k.key === token);
+    if (provisioned) return !provisioned.disabled;
+    return apiKeys.length === 0 || apiKeys.includes(token);
   }
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake-openrouter');
-    const route = routes.get(`${req.method} ${url.pathname}`);
+    const route =
+      routes.get(`${req.method} ${url.pathname}`) ??
+      (/^\/api\/v1\/keys\/[^/]+$/.test(url.pathname) ? routes.get(`${req.method} /api/v1/keys/:hash`) : undefined);
     if (!route) return sendError(res, 404, `No route for ${req.method} ${url.pathname}`);
     const fault = takeFault(url.pathname);
     if (fault) {
@@ -363,7 +574,7 @@ export async function createFakeOpenRouter(options: FakeOpenRouterOptions = {}):
         fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
       return sendError(res, fault.status, fault.message ?? `Injected fault ${fault.status}`, headers);
     }
-    if (route.auth && !authorized(req)) return sendError(res, 401, 'No auth credentials found');
+    if (route.auth && !authorized(req, route.auth)) return sendError(res, 401, 'No auth credentials found');
     route.handler(req, res, url).catch((error: unknown) => {
       if (!res.headersSent) sendError(res, 500, `Fake OpenRouter failed: ${String(error)}`);
       else res.destroy();
@@ -384,10 +595,30 @@ export async function createFakeOpenRouter(options: FakeOpenRouterOptions = {}):
     models,
     behavior,
     injectFault: (fault) => void faults.push({ ...fault }),
+    provisionedKeys,
+    recordGeneration: (entry) => {
+      const model = models.find((m) => m.id === entry.model);
+      if (!model) throw new Error(`unknown fake model ${entry.model}`);
+      return charge(model, {
+        id: generationId(),
+        model: model.id,
+        user: entry.user ?? null,
+        streamed: entry.streamed ?? true,
+        cancelled: entry.cancelled ?? false,
+        finishReason: entry.cancelled ? null : 'stop',
+        promptTokens: entry.promptTokens,
+        completionTokens: entry.completionTokens,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+        createdAt: entry.createdAt ?? new Date().toISOString(),
+        apiKey: entry.apiKey,
+      });
+    },
     completed: () => ledger.filter((e) => !e.cancelled),
     reset: () => {
       ledger.length = 0;
       faults.length = 0;
+      provisionedKeys.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import {
   deactivateOrganization,
   organizationView,
   requireVisibleOrganization,
+  rotateOrganizationKey,
   visibleOrganizations,
 } from './organizations.service.js';
 
@@ -41,6 +42,12 @@ export function createOrganizationsRouter(deps: AppDeps): Router {
     const principal = principalOf(res);
     const { id } = idParam.parse(req.params);
     const org = await changeOrganization(orgContext(deps, req), principal, id, updateOrganizationBody.parse(req.body));
+    res.json(organizationView(org, principal));
+  });
+
+  router.post('/clients/:id/rotate-key', manage, async (req, res) => {
+    const principal = principalOf(res);
+    const org = await rotateOrganizationKey(orgContext(deps, req), principal, idParam.parse(req.params).id);
     res.json(organizationView(org, principal));
   });
 

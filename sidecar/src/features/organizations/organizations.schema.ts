@@ -43,6 +43,8 @@ export const createOrganizationBody = z.object({
   openrouter_api_key: organizationFields.openrouter_api_key.optional(),
   is_active: organizationFields.is_active.optional(),
   instance_id: organizationFields.instance_id.optional(),
+  /** Create the org's own OpenRouter key with the provisioning key (limit = monthly limit). */
+  provision_openrouter_key: z.boolean().optional(),
 });
 
 export const updateOrganizationBody = z

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../db/dialect.js';
-import { conflict, forbidden, notFound } from '../../http/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../../http/errors.js';
 import type { Principal } from '../../http/auth.js';
 import { encryptSecret, maskKey, sha256Hex } from '../../lib/crypto.js';
 import { formatMarkupRate, nanoToUsdNumber } from '../../lib/money.js';
 import { actorOf, recordAudit } from '../audit/audit.store.js';
+import {
+  deleteProvisionedKey,
+  provisionKey,
+  updateProvisionedKey,
+  type KeyFields,
+  type Provisioning,
+} from '../provisioning/provisioning.service.js';
 import { findUserMapping } from '../user-mappings/user-mappings.store.js';
 import type { CreateOrganizationBody, UpdateOrganizationBody } from './organizations.schema.js';
 import {
@@ -19,6 +26,8 @@ import {
 
 export type OrgContext = {
   db: Db;
+  /** Per-org OpenRouter keys through the management key. */
+  provisioning: Provisioning;
   instanceId: string;
   encryptionKey: Buffer;
   defaultMarkupRatePpm: () => Promise<bigint>;
@@ -91,13 +100,15 @@ export async function requireVisibleOrganization(
   return org;
 }
 
-function keyFields(ctx: OrgContext, key: string | null) {
+/** A key set by hand replaces any provisioned one (whose hash no longer applies). */
+function keyFields(ctx: OrgContext, key: string | null): KeyFields {
   return key === null
-    ? { openRouterKeyEncrypted: null, openRouterKeySha256: null, openRouterKeyLabel: null }
+    ? { openRouterKeyEncrypted: null, openRouterKeySha256: null, openRouterKeyLabel: null, openRouterKeyHash: null }
     : {
         openRouterKeyEncrypted: encryptSecret(key, ctx.encryptionKey),
         openRouterKeySha256: sha256Hex(key),
         openRouterKeyLabel: maskKey(key),
+        openRouterKeyHash: null,
       };
 }
 
@@ -123,8 +134,11 @@ export async function createOrganization(
   body: CreateOrganizationBody,
 ): Promise<Organization> {
   assertOperatorOnlyFields(principal, body);
+  if (body.provision_openrouter_key && body.openrouter_api_key) {
+    throw badRequest('provision_openrouter_key: give either openrouter_api_key or provision_openrouter_key, not both');
+  }
   const at = ctx.now().toISOString();
-  const org: Organization = {
+  const draft: Organization = {
     id: `org_${randomBytes(8).toString('hex')}`,
     instanceId: body.instance_id ?? ctx.instanceId,
     name: body.name,
@@ -135,12 +149,19 @@ export async function createOrganization(
     billingContactName: body.billing_contact_name ?? null,
     billingContactEmail: body.billing_contact_email ?? null,
     ...keyFields(ctx, body.openrouter_api_key ?? null),
-    openRouterKeyHash: null,
     createdAt: at,
     updatedAt: at,
   };
-  await assertKeyUnused(ctx, org.openRouterKeySha256, org.id);
-  await insertOrganization(ctx.db, org);
+  await assertKeyUnused(ctx, draft.openRouterKeySha256, draft.id);
+  const org = body.provision_openrouter_key ? { ...draft, ...(await provisionKey(ctx.provisioning, draft)) } : draft;
+  try {
+    await insertOrganization(ctx.db, org);
+  } catch (error) {
+    // Never leave a paid key behind for an org that does not exist.
+    if (org.openRouterKeyHash)
+      await deleteProvisionedKey(ctx.provisioning, org.openRouterKeyHash).catch(() => undefined);
+    throw error;
+  }
   await recordAudit(
     ctx.db,
     {
@@ -177,6 +198,15 @@ export async function changeOrganization(
     updatedAt: at,
   };
   await assertKeyUnused(ctx, changes.openRouterKeySha256 ?? null, org.id);
+  // OpenRouter first: if the key cannot follow the new limit or state, nothing changes here.
+  const next = { ...org, ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) };
+  const keyAffected =
+    next.monthlyLimitNanoUsd !== org.monthlyLimitNanoUsd ||
+    next.markupRatePpm !== org.markupRatePpm ||
+    next.active !== org.active;
+  if (org.openRouterKeyHash && body.openrouter_api_key === undefined && keyAffected) {
+    await updateProvisionedKey(ctx.provisioning, next);
+  }
   await updateOrganization(ctx.db, org.id, changes);
   const updated = (await findOrganization(ctx.db, org.id))!;
   const { openrouter_api_key: key, ...audited } = body;
@@ -193,6 +223,28 @@ export async function changeOrganization(
     at,
   );
   return updated;
+}
+
+/** A new provisioned key for the org; the old provisioned key is deleted at OpenRouter. */
+export async function rotateOrganizationKey(ctx: OrgContext, principal: Principal, id: string): Promise<Organization> {
+  const org = await requireVisibleOrganization(ctx, principal, id);
+  const at = ctx.now().toISOString();
+  const fresh = await provisionKey(ctx.provisioning, org);
+  await updateOrganization(ctx.db, org.id, { ...fresh, updatedAt: at });
+  if (org.openRouterKeyHash) await deleteProvisionedKey(ctx.provisioning, org.openRouterKeyHash);
+  await recordAudit(
+    ctx.db,
+    {
+      actor: actorOf(principal),
+      action: 'organization.rotate_key',
+      targetType: 'client_organization',
+      targetId: org.id,
+      details: { previous_key: org.openRouterKeyLabel, new_key: fresh.openRouterKeyLabel },
+      requestId: ctx.requestId,
+    },
+    at,
+  );
+  return (await findOrganization(ctx.db, org.id))!;
 }
 
 /** DELETE deactivates: the org's usage, mappings and billing history stay. */

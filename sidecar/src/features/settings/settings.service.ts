@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
 import type { Principal } from '../../http/auth.js';
-import { encryptSecret, maskKey } from '../../lib/crypto.js';
+import { decryptSecret, encryptSecret, maskKey } from '../../lib/crypto.js';
 import { formatMarkupRate, parseMarkupRate } from '../../lib/money.js';
 import { actorOf, recordAudit } from '../audit/audit.store.js';
 import { readGlobalSettings, writeGlobalSettings } from './settings.store.js';
@@ -12,6 +12,8 @@ const CACHE_MS = 30_000;
 export type Settings = {
   /** The markup new orgs and the default org get: the database's value, else DEFAULT_MARKUP_RATE. */
   defaultMarkupRatePpm(): Promise<bigint>;
+  /** The OpenRouter management key in force: OPENROUTER_PROVISIONING_KEY, else the stored one. */
+  provisioningKey(): Promise<string | undefined>;
   view(principal: Principal): Promise<Record<string, unknown>>;
   update(principal: Principal, body: UpdateSettingsBody, requestId: string | null): Promise<void>;
 };
@@ -31,6 +33,14 @@ export function createSettings(deps: { db: Knex; config: Config; now: () => Date
 
   return {
     defaultMarkupRatePpm,
+
+    async provisioningKey() {
+      if (deps.config.openRouter.provisioningKey) return deps.config.openRouter.provisioningKey;
+      const stored = await readGlobalSettings(deps.db);
+      return stored.provisioningKeyEncrypted === null
+        ? undefined
+        : decryptSecret(stored.provisioningKeyEncrypted, deps.config.encryptionKey);
+    },
 
     async view(principal) {
       const stored = await readGlobalSettings(deps.db);

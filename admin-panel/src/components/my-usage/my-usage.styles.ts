@@ -1,0 +1,16 @@
+import { css } from 'lit';
+
+export const myUsageStyles = css`
+  .cards {
+    grid-template-columns: repeat(2, minmax(0, 1fr));
+  }
+  @container (max-width: 400px) {
+    .cards {
+      grid-template-columns: minmax(0, 1fr);
+    }
+  }
+  h3 {
+    font-size: 0.95rem;
+    margin: 1rem 0 0;
+  }
+`;

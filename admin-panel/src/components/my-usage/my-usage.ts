@@ -1,0 +1,148 @@
+import { Task, TaskStatus } from '@lit/task';
+import { html, LitElement, nothing } from 'lit';
+import { ApiError, type ApiConfig } from '../../api/client.js';
+import { getMyOrganizationUsage } from '../../api/usage.js';
+import { define } from '../../lib/define.js';
+import { formatCount, formatTime, formatUsdWithPln } from '../../lib/format.js';
+import { requestsLabel, t, type Lang } from '../../lib/i18n.js';
+import { pageStyles } from '../../lib/page.styles.js';
+import { plnOf, rateOf } from '../../lib/pln.js';
+import { RefreshController } from '../../lib/refresh-controller.js';
+import { controls, themeTokens } from '../../lib/theme.styles.js';
+import '../rate-note/rate-note.js';
+import '../stat-card/stat-card.js';
+import { myUsageStyles } from './my-usage.styles.js';
+
+/** An employee's "My usage": their organization's today and month, in USD and PLN. */
+export class MaiMyUsage extends LitElement {
+  static override styles = [themeTokens, controls, pageStyles, myUsageStyles];
+
+  static override properties = {
+    apiBase: { type: String, attribute: 'api-base' },
+    token: { type: String },
+    lang: { type: String },
+    theme: { type: String, reflect: true },
+    refreshSeconds: { type: Number, attribute: 'refresh-seconds' },
+    lastUpdated: { state: true },
+  };
+
+  declare apiBase: string;
+  declare token: string;
+  declare lang: Lang;
+  declare theme: 'light' | 'dark';
+  declare refreshSeconds: number;
+  declare lastUpdated: Date | null;
+
+  private readonly refresher = new RefreshController(this, () => this.refreshSeconds);
+
+  private readonly usageTask = new Task(this, {
+    task: async ([config]) => {
+      const summary = await getMyOrganizationUsage(config);
+      this.lastUpdated = new Date();
+      return summary;
+    },
+    args: () => [this.config(), this.refresher.tick] as const,
+    argsEqual: (a, b) => a[0].baseUrl === b[0].baseUrl && a[0].token === b[0].token && a[1] === b[1],
+  });
+
+  constructor() {
+    super();
+    this.apiBase = '';
+    this.token = '';
+    this.lang = 'en';
+    this.theme = 'light';
+    this.refreshSeconds = 30;
+    this.lastUpdated = null;
+  }
+
+  override updated(changed: Map<PropertyKey, unknown>): void {
+    if (changed.has('refreshSeconds')) this.refresher.restart();
+  }
+
+  private config(): ApiConfig {
+    return { baseUrl: this.apiBase, token: this.token };
+  }
+
+  private onRefresh() {
+    this.refresher.refresh();
+  }
+
+  override render() {
+    const lang = this.lang;
+    const summary = this.usageTask.value;
+    const error = this.usageTask.error;
+    const header = html`<header>
+      <h2>${t(lang, 'myUsage')}</h2>
+      <div class="toolbar">
+        <span class="muted" aria-live="polite" data-testid="last-updated"
+          >${this.lastUpdated ? `${t(lang, 'lastUpdated')}: ${formatTime(this.lastUpdated, lang)}` : ''}</span
+        >
+        <button
+          type="button"
+          @click=${this.onRefresh}
+          ?disabled=${this.usageTask.status === TaskStatus.PENDING}
+          data-testid="refresh"
+        >
+          ${t(lang, 'refresh')}
+        </button>
+      </div>
+    </header>`;
+    if (!summary) {
+      const text =
+        error instanceof ApiError && error.status === 404
+          ? t(lang, 'notInOrg')
+          : error
+            ? t(lang, 'serviceDown')
+            : t(lang, 'loading');
+      return html`${header}
+        <p class=${error ? 'notice' : 'muted'} role="status" data-testid=${error ? 'error' : 'loading'}>${text}</p>`;
+    }
+    const { today, this_month: month } = summary.stats;
+    return html`${header}
+      <p>${t(lang, 'yourOrganization')}: <strong data-testid="org-name">${summary.client_name}</strong></p>
+      ${error ? html`<p class="notice" role="status">${t(lang, 'serviceDown')}</p>` : nothing}
+      <h3>${t(lang, 'today')}</h3>
+      <div class="cards">
+        <mai-stat-card
+          live
+          live-label=${t(lang, 'live')}
+          data-card="today-tokens"
+          label=${t(lang, 'todayTokens')}
+          value=${formatCount(today.tokens, lang)}
+          detail=${requestsLabel(lang, today.requests, formatCount(today.requests, lang))}
+        ></mai-stat-card>
+        <mai-stat-card
+          live
+          live-label=${t(lang, 'live')}
+          data-card="today-cost"
+          label=${t(lang, 'todayCost')}
+          value=${formatUsdWithPln(today.cost_nano_usd, plnOf(today))}
+          detail=${t(lang, 'withMarkup')}
+        ></mai-stat-card>
+      </div>
+      <h3>${t(lang, 'thisMonth')}</h3>
+      <div class="cards">
+        <mai-stat-card
+          data-card="month-tokens"
+          label=${t(lang, 'tokensMonth')}
+          value=${formatCount(month.tokens, lang)}
+          detail=${requestsLabel(lang, month.requests, formatCount(month.requests, lang))}
+        ></mai-stat-card>
+        <mai-stat-card
+          data-card="month-total"
+          label=${t(lang, 'monthTotal')}
+          value=${formatUsdWithPln(month.cost_nano_usd, plnOf(month))}
+          detail=${t(lang, 'withMarkup')}
+        ></mai-stat-card>
+      </div>
+      <mai-rate-note lang=${lang} .rate=${rateOf(summary, today, month)}></mai-rate-note>`;
+  }
+}
+
+define('mai-my-usage', MaiMyUsage);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'mai-my-usage': MaiMyUsage;
+  }
+}
