@@ -3,6 +3,7 @@ import { orgContext, type AppDeps } from '../../deps.js';
 import { allow, principalOf } from '../../http/auth.js';
 import { today } from '../../lib/time.js';
 import { requireVisibleOrganization } from '../organizations/organizations.service.js';
+import { displayPln, displayRateInfo } from '../usage/usage.pln.js';
 import { totalUsage } from '../usage/usage.store.js';
 import { nanoToUsdNumber } from '../../lib/money.js';
 import { clientOrgIdParam, manualRecordBody, webhookBody } from './usage-tracking.schema.js';
@@ -22,6 +23,7 @@ export function createUsageTrackingRouter(deps: AppDeps): Router {
     );
     const day = today(deps.config.billingTimeZone, deps.now());
     const totals = await totalUsage(deps.db, { clientOrgIds: [org.id], from: day, to: day });
+    const rate = await deps.exchangeRates.displayRate();
     res.json({
       client_org_id: org.id,
       date: day,
@@ -29,7 +31,9 @@ export function createUsageTrackingRouter(deps: AppDeps): Router {
       requests: Number(totals.requests),
       cost: nanoToUsdNumber(totals.billedCostNanoUsd),
       cost_nano_usd: totals.billedCostNanoUsd.toString(),
+      ...displayPln(totals.billedCostNanoUsd, rate),
       last_updated: totals.lastUpdated === null ? null : Math.floor(Date.parse(totals.lastUpdated) / 1000),
+      exchange_rate_info: displayRateInfo(rate),
     });
   });
 

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFakeNbp, type FakeNbp } from '../../../../test/fakes/nbp/fake-nbp.js';
 import { databaseKinds } from '../../test-support/databases.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 
@@ -24,10 +25,15 @@ async function eventsOf(t: TestApp, where: Record<string, unknown>) {
 
 describe.each(databaseKinds)('usage tracking on %s', (kind) => {
   let t: TestApp;
+  let nbp: FakeNbp;
   let orgId: string;
   let otherId: string;
   beforeAll(async () => {
-    t = await createTestApp(kind, { now: NOW });
+    let clock = () => new Date(NOW);
+    // Table C ask 4.0123 on 10 March, so PLN can be worked out by hand.
+    nbp = await createFakeNbp({ now: () => clock(), rates: { C: { '2026-03-10': { bid: '3.9300', ask: '4.0123' } } } });
+    t = await createTestApp(kind, { now: NOW, env: { NBP_API_BASE: nbp.url } });
+    clock = t.deps.now;
     const org = await t
       .as(ADMIN_TOKEN)
       .post('/api/v1/client-organizations/clients')
@@ -46,7 +52,10 @@ describe.each(databaseKinds)('usage tracking on %s', (kind) => {
       .expect(201);
     otherId = other.body.id;
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    await nbp?.close();
+  });
 
   describe('real-time', () => {
     it('answers the seeds shape with zeros before any usage', async () => {
@@ -97,6 +106,20 @@ describe.each(databaseKinds)('usage tracking on %s', (kind) => {
         requests: 2,
         cost: 0.0015, // (0.0006 + 0.0004) × 1.5
         cost_nano_usd: '1500000',
+        // 0.0015 USD × 4.0123 = 0.00601845 PLN → 0.01 (half away from zero)
+        cost_pln: 0.01,
+        cost_pln_grosz: '1',
+        exchange_rate: 4.0123,
+        exchange_rate_date: '2026-03-10',
+        exchange_rate_source: 'NBP Table C',
+        exchange_rate_info: {
+          pln_available: true,
+          usd_pln: 4.0123,
+          effective_date: '2026-03-10',
+          table_no: nbp.table('C', '2026-03-10')!.no,
+          source: 'NBP Table C',
+          stale: false,
+        },
         last_updated: Date.parse(NOW) / 1000,
       });
     });

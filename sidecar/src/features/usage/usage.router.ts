@@ -4,8 +4,11 @@ import { orgContext, type AppDeps } from '../../deps.js';
 import { allow, principalOf } from '../../http/auth.js';
 import { readUsageEvents, totalUsage } from './usage.store.js';
 import { billingQuery, clientIdParam, clientQuery, exportQuery, periodQuery } from './usage.schema.js';
+import { billingStatementCsv } from './usage.csv.js';
+import { displayRateInfo } from './usage.pln.js';
 import {
-  billingSummary,
+  billingStatement,
+  billingView,
   currentPeriod,
   exportColumns,
   exportRow,
@@ -23,7 +26,11 @@ export function createUsageRouter(deps: AppDeps): Router {
   const router = Router();
   const manage = allow('operator', 'admin');
   const signedIn = allow('operator', 'admin', 'user');
-  const context = (req: Request): UsageContext => ({ ...orgContext(deps, req), timeZone: deps.config.billingTimeZone });
+  const context = (req: Request): UsageContext => ({
+    ...orgContext(deps, req),
+    timeZone: deps.config.billingTimeZone,
+    exchangeRates: deps.exchangeRates,
+  });
 
   router.get('/summary', manage, async (req, res) => {
     res.json(await usageSummary(context(req), principalOf(res), clientQuery.parse(req.query).client_id));
@@ -34,7 +41,16 @@ export function createUsageRouter(deps: AppDeps): Router {
   });
 
   router.get('/billing', manage, async (req, res) => {
-    res.json(await billingSummary(context(req), principalOf(res), billingQuery.parse(req.query).month));
+    const principal = principalOf(res);
+    const { month, format, dialect } = billingQuery.parse(req.query);
+    const statement = await billingStatement(context(req), principal, month);
+    if (format === 'csv') {
+      const name = `mai-usage_billing_${statement.month}${dialect === 'pl' ? '_pl' : ''}.csv`;
+      res.type('text/csv; charset=utf-8').attachment(name);
+      res.send(billingStatementCsv(statement, principal, dialect));
+      return;
+    }
+    res.json(billingView(statement, principal));
   });
 
   router.get('/by-user/:client_id', manage, async (req, res) => {
@@ -80,8 +96,9 @@ export function createUsageRouter(deps: AppDeps): Router {
         first = false;
       }
     }
-    const totals = totalsView(await totalUsage(ctx.db, filter), principal);
-    res.end(`],"totals":${JSON.stringify(totals)}}`);
+    const rate = await ctx.exchangeRates.displayRate();
+    const totals = totalsView(await totalUsage(ctx.db, filter), principal, rate);
+    res.end(`],"totals":${JSON.stringify(totals)},"exchange_rate_info":${JSON.stringify(displayRateInfo(rate))}}`);
   });
 
   router.get('/my-organization', signedIn, async (req, res) => {
@@ -96,6 +113,7 @@ export function createUsageRouter(deps: AppDeps): Router {
       client_name: summary.client_name,
       currency: summary.currency,
       today: summary.stats.today,
+      exchange_rate_info: summary.stats.exchange_rate_info,
     });
   });
 

@@ -21,7 +21,12 @@ export const exportQuery = z.object({
   client_id: z.string().min(1).max(200).optional(),
 });
 
-export const billingQuery = z.object({ month: month.optional() });
+/** The billing statement: JSON by default; CSV in RFC 4180 or the Polish-Excel dialect. */
+export const billingQuery = z.object({
+  month: month.optional(),
+  format: z.enum(['json', 'csv']).default('json'),
+  dialect: z.enum(['rfc4180', 'pl']).default('rfc4180'),
+});
 
 export const clientIdParam = z.object({ client_id: z.string().min(1).max(200) });
 

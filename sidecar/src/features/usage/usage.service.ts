@@ -2,6 +2,8 @@ import type { Principal } from '../../http/auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
 import { formatMarkupRate, nanoToUsdNumber, divRound } from '../../lib/money.js';
 import { addDays, daysBetween, monthDays, monthOf, today } from '../../lib/time.js';
+import type { DisplayRate, ExchangeRates, StatutoryRate } from '../exchange-rates/exchange-rates.service.js';
+import { convertToPln, type ExchangeRate } from '../exchange-rates/pln.js';
 import type { UsageEvent } from '../ledger/ledger.store.js';
 import {
   ownOrganization,
@@ -12,14 +14,26 @@ import {
 import type { Organization } from '../organizations/organizations.store.js';
 import { findUserMappings } from '../user-mappings/user-mappings.store.js';
 import type { PeriodQuery } from './usage.schema.js';
+import {
+  STATEMENT_RATE_RULE,
+  displayPln,
+  displayRateInfo,
+  plnAmount,
+  statementRateMissing,
+  statementRateView,
+} from './usage.pln.js';
 import { aggregateUsage, emptyTotals, totalUsage, type Totals } from './usage.store.js';
 
-export type UsageContext = OrgContext & { timeZone: string };
+export type UsageContext = OrgContext & {
+  timeZone: string;
+  /** NBP rates: one display rate per response, table A per day for statements. */
+  exchangeRates: Pick<ExchangeRates, 'displayRate' | 'statutoryRates'>;
+};
 
 type Period = { from: string; to: string };
 
 /** Costs shown to clients are billed (marked-up) cost; raw cost and profit are the operator's. */
-export function totalsView(totals: Totals, principal: Principal) {
+export function usdTotalsView(totals: Totals, principal: Principal) {
   const tokens = totals.inputTokens + totals.outputTokens;
   return {
     requests: Number(totals.requests),
@@ -43,6 +57,26 @@ export function totalsView(totals: Totals, principal: Principal) {
   };
 }
 
+/** The USD figures and, beside the billed cost, PLN at the display rate (null fields without one). */
+export function totalsView(totals: Totals, principal: Principal, rate: ExchangeRate | null) {
+  return { ...usdTotalsView(totals, principal), ...displayPln(totals.billedCostNanoUsd, rate) };
+}
+
+/** Adds totals up; `lastUpdated` is the latest of them. */
+export function sumTotals(list: Iterable<Totals>): Totals {
+  const total = emptyTotals();
+  for (const totals of list) {
+    for (const key of Object.keys(total) as (keyof Totals)[]) {
+      if (key === 'lastUpdated') {
+        if (totals.lastUpdated && (!total.lastUpdated || totals.lastUpdated > total.lastUpdated)) {
+          total.lastUpdated = totals.lastUpdated;
+        }
+      } else total[key] += totals[key];
+    }
+  }
+  return total;
+}
+
 export function currentPeriod(ctx: UsageContext, query: PeriodQuery): Period {
   if (query.month) return monthDays(query.month);
   const now = today(ctx.timeZone, ctx.now());
@@ -52,7 +86,7 @@ export function currentPeriod(ctx: UsageContext, query: PeriodQuery): Period {
 
 /** The orgs a report covers: one named org the caller may see, or all the caller may see. */
 export async function reportScope(
-  ctx: UsageContext,
+  ctx: OrgContext,
   principal: Principal,
   clientId: string | undefined,
 ): Promise<Organization[]> {
@@ -81,28 +115,18 @@ export async function usageSummary(ctx: UsageContext, principal: Principal, clie
     ['usage_day'],
   );
   const byDay = new Map(daily.map((row) => [row.keys.usage_day!, row.totals]));
-  const sum = (from: string, to: string) => {
-    const total = emptyTotals();
-    for (const [usageDay, totals] of byDay) {
-      if (usageDay < from || usageDay > to) continue;
-      for (const key of Object.keys(total) as (keyof Totals)[]) {
-        if (key === 'lastUpdated') {
-          if (totals.lastUpdated && (!total.lastUpdated || totals.lastUpdated > total.lastUpdated)) {
-            total.lastUpdated = totals.lastUpdated;
-          }
-        } else total[key] += totals[key];
-      }
-    }
-    return total;
-  };
+  const sum = (from: string, to: string) =>
+    sumTotals([...byDay].filter(([usageDay]) => usageDay >= from && usageDay <= to).map(([, totals]) => totals));
+  const rate = await ctx.exchangeRates.displayRate();
   const todayTotals = byDay.get(day) ?? emptyTotals();
   const monthTotals = sum(month.from, day);
   const daysElapsed = daysBetween(month.from, day);
   const daysActive = [...byDay.entries()].filter(([d, t]) => d >= month.from && t.requests > 0n).length;
   const averageNano = divRound(monthTotals.billedCostNanoUsd, BigInt(daysElapsed));
+  const averagePln = plnAmount(rate ? convertToPln(averageNano, rate.usdPln) : null);
   const history = Array.from({ length: 30 }, (_, i) => addDays(historyFrom, i)).map((d) => ({
     date: d,
-    ...totalsView(byDay.get(d) ?? emptyTotals(), principal),
+    ...totalsView(byDay.get(d) ?? emptyTotals(), principal, rate),
   }));
   return {
     success: true,
@@ -110,19 +134,22 @@ export async function usageSummary(ctx: UsageContext, principal: Principal, clie
     client_name: org.name,
     currency: 'USD',
     stats: {
-      today: { date: day, ...totalsView(todayTotals, principal), last_updated: todayTotals.lastUpdated },
+      today: { date: day, ...totalsView(todayTotals, principal, rate), last_updated: todayTotals.lastUpdated },
       this_month: {
         month: monthOf(day),
-        ...totalsView(monthTotals, principal),
+        ...totalsView(monthTotals, principal, rate),
         days_active: daysActive,
         days_elapsed: daysElapsed,
         daily_average_cost: nanoToUsdNumber(averageNano),
         daily_average_cost_nano_usd: averageNano.toString(),
+        daily_average_cost_pln: averagePln.cost_pln,
+        daily_average_cost_pln_grosz: averagePln.cost_pln_grosz,
         monthly_limit_usd: org.monthlyLimitNanoUsd === null ? null : nanoToUsdNumber(org.monthlyLimitNanoUsd),
         limit_used_pct: limitUsedPct(monthTotals.billedCostNanoUsd, org.monthlyLimitNanoUsd),
         last_updated: monthTotals.lastUpdated,
       },
       daily_history: history,
+      exchange_rate_info: displayRateInfo(rate),
     },
   };
 }
@@ -143,6 +170,7 @@ export async function usageToday(ctx: UsageContext, principal: Principal, client
   ]);
   const byOrg = new Map(rows.map((row) => [row.keys.client_org_id!, row.totals]));
   const total = await totalUsage(ctx.db, { clientOrgIds: orgs.map((o) => o.id), from: day, to: day });
+  const rate = await ctx.exchangeRates.displayRate();
   return {
     success: true,
     date: day,
@@ -151,40 +179,146 @@ export async function usageToday(ctx: UsageContext, principal: Principal, client
       return {
         client_org_id: org.id,
         client_name: org.name,
-        ...totalsView(totals, principal),
+        ...totalsView(totals, principal, rate),
         last_updated: totals.lastUpdated,
       };
     }),
-    totals: { ...totalsView(total, principal), last_updated: total.lastUpdated },
+    totals: { ...totalsView(total, principal, rate), last_updated: total.lastUpdated },
+    exchange_rate_info: displayRateInfo(rate),
   };
 }
 
-/** The month's billing summary for every org the caller may see. */
-export async function billingSummary(ctx: UsageContext, principal: Principal, month: string | undefined) {
+export type StatementDay = {
+  date: string;
+  totals: Totals;
+  /** Table A mid of the last NBP business day before `date`; null when none is known. */
+  rate: StatutoryRate | null;
+  /** Billed cost of the day at `rate`, rounded once per day; null without a rate. */
+  plnGrosz: bigint | null;
+};
+
+export type StatementOrg = {
+  org: Organization;
+  totals: Totals;
+  /** Days with usage, in order. */
+  days: StatementDay[];
+  /** Sum of the day lines' grosz; null when any day has no rate. */
+  plnGrosz: bigint | null;
+  daysWithoutRate: string[];
+};
+
+export type BillingStatement = {
+  month: string;
+  period: Period;
+  displayRate: DisplayRate | null;
+  orgs: StatementOrg[];
+  totals: Totals;
+  plnGrosz: bigint | null;
+  daysWithoutRate: string[];
+};
+
+/**
+ * The month's billing statement for every org the caller may see: per org and per day, with the
+ * day's billed cost in PLN at the statutory rate (DESIGN §6). Org lines are sums of day lines.
+ */
+export async function billingStatement(
+  ctx: UsageContext,
+  principal: Principal,
+  month: string | undefined,
+): Promise<BillingStatement> {
   const period = monthDays(month ?? monthOf(today(ctx.timeZone, ctx.now())));
   const orgs = await visibleOrganizations(ctx, principal);
-  const ids = orgs.map((org) => org.id);
-  const rows = await aggregateUsage(ctx.db, { clientOrgIds: ids, ...period }, ['client_org_id']);
-  const byOrg = new Map(rows.map((row) => [row.keys.client_org_id!, row.totals]));
-  const total = await totalUsage(ctx.db, { clientOrgIds: ids, ...period });
+  const rows = await aggregateUsage(ctx.db, { clientOrgIds: orgs.map((org) => org.id), ...period }, [
+    'client_org_id',
+    'usage_day',
+  ]);
+  const [displayRate, statutory] = await Promise.all([
+    ctx.exchangeRates.displayRate(),
+    ctx.exchangeRates.statutoryRates([...new Set(rows.map((row) => row.keys.usage_day!))]),
+  ]);
+  const daysByOrg = new Map<string, StatementDay[]>();
+  for (const row of rows) {
+    const date = row.keys.usage_day!;
+    const rate = statutory.get(date) ?? null;
+    const day = {
+      date,
+      totals: row.totals,
+      rate,
+      plnGrosz: rate ? convertToPln(row.totals.billedCostNanoUsd, rate.usdPln) : null,
+    };
+    const orgId = row.keys.client_org_id!;
+    if (!daysByOrg.has(orgId)) daysByOrg.set(orgId, []);
+    daysByOrg.get(orgId)!.push(day);
+  }
+  const statementOrgs = orgs.map((org): StatementOrg => {
+    const days = daysByOrg.get(org.id) ?? [];
+    const daysWithoutRate = days.filter((day) => day.plnGrosz === null).map((day) => day.date);
+    return {
+      org,
+      totals: sumTotals(days.map((day) => day.totals)),
+      days,
+      plnGrosz: daysWithoutRate.length > 0 ? null : days.reduce((sum, day) => sum + day.plnGrosz!, 0n),
+      daysWithoutRate,
+    };
+  });
+  const daysWithoutRate = [...new Set(statementOrgs.flatMap((line) => line.daysWithoutRate))].sort();
   return {
-    success: true,
     month: monthOf(period.from),
     period,
+    displayRate,
+    orgs: statementOrgs,
+    totals: sumTotals(statementOrgs.map((line) => line.totals)),
+    plnGrosz: daysWithoutRate.length > 0 ? null : statementOrgs.reduce((sum, line) => sum + line.plnGrosz!, 0n),
+    daysWithoutRate,
+  };
+}
+
+/** The statement's PLN total: exact sum of day lines, or null with the days that have no rate. */
+function statementPln(plnGrosz: bigint | null, daysWithoutRate: string[]) {
+  return {
+    ...plnAmount(plnGrosz),
+    source: 'NBP Table A' as const,
+    rule: STATEMENT_RATE_RULE,
+    complete: daysWithoutRate.length === 0,
+    days_without_rate: daysWithoutRate,
+  };
+}
+
+/** One day line: USD figures and PLN at that day's statutory rate, with the rate printed. */
+function statementDayView(day: StatementDay, principal: Principal) {
+  return {
+    date: day.date,
+    ...usdTotalsView(day.totals, principal),
+    ...plnAmount(day.plnGrosz),
+    rate: statementRateView(day.rate),
+    pln_unavailable_reason: day.rate ? null : statementRateMissing(day.date),
+  };
+}
+
+/** The billing statement as JSON: display PLN per org (table C) plus the statutory per-day lines. */
+export function billingView(statement: BillingStatement, principal: Principal) {
+  const rate = statement.displayRate;
+  return {
+    success: true,
+    month: statement.month,
+    period: statement.period,
     currency: 'USD',
-    clients: orgs.map((org) => {
-      const totals = byOrg.get(org.id) ?? emptyTotals();
-      return {
-        client_org_id: org.id,
-        client_name: org.name,
-        is_active: org.active,
-        ...(principal.kind === 'operator' ? { markup_rate: Number(formatMarkupRate(org.markupRatePpm)) } : {}),
-        ...totalsView(totals, principal),
-        monthly_limit_usd: org.monthlyLimitNanoUsd === null ? null : nanoToUsdNumber(org.monthlyLimitNanoUsd),
-        limit_used_pct: limitUsedPct(totals.billedCostNanoUsd, org.monthlyLimitNanoUsd),
-      };
-    }),
-    totals: totalsView(total, principal),
+    clients: statement.orgs.map(({ org, totals, days, plnGrosz, daysWithoutRate }) => ({
+      client_org_id: org.id,
+      client_name: org.name,
+      is_active: org.active,
+      ...(principal.kind === 'operator' ? { markup_rate: Number(formatMarkupRate(org.markupRatePpm)) } : {}),
+      ...totalsView(totals, principal, rate),
+      monthly_limit_usd: org.monthlyLimitNanoUsd === null ? null : nanoToUsdNumber(org.monthlyLimitNanoUsd),
+      limit_used_pct: limitUsedPct(totals.billedCostNanoUsd, org.monthlyLimitNanoUsd),
+      statement_pln: statementPln(plnGrosz, daysWithoutRate),
+      days: days.map((day) => statementDayView(day, principal)),
+    })),
+    totals: {
+      ...totalsView(statement.totals, principal, rate),
+      statement_pln: statementPln(statement.plnGrosz, statement.daysWithoutRate),
+    },
+    exchange_rate_info: displayRateInfo(rate),
   };
 }
 
@@ -202,6 +336,7 @@ export async function usageByUser(ctx: UsageContext, principal: Principal, clien
     ).map((m) => [m.userId, m]),
   );
   const total = await totalUsage(ctx.db, { clientOrgIds: [org.id], ...period });
+  const rate = await ctx.exchangeRates.displayRate();
   return {
     success: true,
     client_org_id: org.id,
@@ -213,11 +348,12 @@ export async function usageByUser(ctx: UsageContext, principal: Principal, clien
         user_id: row.keys.user_id!,
         user_email: mapping?.userEmail ?? null,
         user_name: mapping?.userName ?? null,
-        ...totalsView(row.totals, principal),
+        ...totalsView(row.totals, principal, rate),
         cost_share_pct: sharePct(row.totals.billedCostNanoUsd, total.billedCostNanoUsd),
       };
     }),
-    totals: totalsView(total, principal),
+    totals: totalsView(total, principal, rate),
+    exchange_rate_info: displayRateInfo(rate),
   };
 }
 
@@ -226,6 +362,7 @@ export async function usageByModel(ctx: UsageContext, principal: Principal, clie
   const org = await requireVisibleOrganization(ctx, principal, clientId);
   const rows = await aggregateUsage(ctx.db, { clientOrgIds: [org.id], ...period }, ['model']);
   const total = await totalUsage(ctx.db, { clientOrgIds: [org.id], ...period });
+  const rate = await ctx.exchangeRates.displayRate();
   return {
     success: true,
     client_org_id: org.id,
@@ -234,10 +371,11 @@ export async function usageByModel(ctx: UsageContext, principal: Principal, clie
     models: sortByCost(rows).map((row) => ({
       model: row.keys.model!,
       provider: row.keys.model!.includes('/') ? row.keys.model!.split('/')[0] : null,
-      ...totalsView(row.totals, principal),
+      ...totalsView(row.totals, principal, rate),
       cost_share_pct: sharePct(row.totals.billedCostNanoUsd, total.billedCostNanoUsd),
     })),
-    totals: totalsView(total, principal),
+    totals: totalsView(total, principal, rate),
+    exchange_rate_info: displayRateInfo(rate),
   };
 }
 

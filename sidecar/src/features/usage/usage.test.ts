@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POLISH_HOLIDAYS, createFakeNbp, type FakeNbp } from '../../../../test/fakes/nbp/fake-nbp.js';
 import { databaseKinds } from '../../test-support/databases.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, createTestApp, type TestApp } from '../../test-support/harness.js';
 
@@ -34,6 +35,28 @@ const nanoText = (nano: bigint) => {
   const digits = nano.toString().padStart(10, '0');
   return `${digits.slice(0, -9)}.${digits.slice(-9)}`;
 };
+
+/** nano-USD × an NBP rate (4-decimal text) → grosz, half away from zero — worked out here, not with pln.ts. */
+const groszOf = (nano: bigint, rate: string) => {
+  const [whole, fraction = ''] = rate.split('.');
+  const product = nano * BigInt(whole! + fraction.padEnd(4, '0')) * 100n; // nano-USD × 1e-4 PLN/USD × 100 gr
+  const divisor = 10n ** 13n;
+  const magnitude = ((product < 0n ? -product : product) * 2n + divisor) / (2n * divisor);
+  return product < 0n ? -magnitude : magnitude;
+};
+
+/** The last NBP business day before a day, from the fake's hand-written holiday list. */
+const businessDayBefore = (day: string) => {
+  let d = new Date(`${day}T12:00:00Z`);
+  for (;;) {
+    d = new Date(d.getTime() - 86_400_000);
+    const iso = d.toISOString().slice(0, 10);
+    if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6 && !POLISH_HOLIDAYS.has(iso)) return iso;
+  }
+};
+
+/** The display rate every PLN figure of these tests uses: table C ask of TODAY (published 8:00). */
+let displayAsk = '';
 
 /** billed = raw × markup (ppm), half away from zero — computed here for positive amounts. */
 const billedOf = (raw: bigint, ppm: bigint) => (raw * ppm + 500_000n) / 1_000_000n;
@@ -72,6 +95,21 @@ const groupBy = <K extends keyof LedgerRow>(rows: LedgerRow[], key: K) => {
   return groups;
 };
 
+type StatementDayJson = {
+  date: string;
+  requests: number;
+  cost_nano_usd: string;
+  raw_cost_nano_usd?: string;
+  cost_pln_grosz: string | null;
+  rate: { usd_pln: number; table_no: string; effective_date: string; source: string } | null;
+};
+
+type StatementLine = TotalsJson & {
+  client_org_id: string;
+  days: StatementDayJson[];
+  statement_pln: { cost_pln_grosz: string | null; complete: boolean };
+};
+
 type TotalsJson = {
   requests: number;
   tokens: number;
@@ -81,6 +119,11 @@ type TotalsJson = {
   cost_nano_usd: string;
   raw_cost_nano_usd?: string;
   profit_nano_usd?: string;
+  cost_pln: number | null;
+  cost_pln_grosz: string | null;
+  exchange_rate: number | null;
+  exchange_rate_date: string | null;
+  exchange_rate_source: string | null;
 };
 
 /** A totals object of the API equals the ledger's sums, exactly. */
@@ -100,6 +143,21 @@ function expectTotals(actual: TotalsJson, expected: Sums, operator: boolean) {
   });
   // The JSON number is the same decimal as the exact string.
   expect(BigInt(Math.round(actual.cost * 1e9))).toBe(expected.billed);
+  // PLN beside it at the display rate (table C ask), to the grosz.
+  const grosz = groszOf(expected.billed, displayAsk);
+  expect({
+    cost_pln: actual.cost_pln,
+    cost_pln_grosz: actual.cost_pln_grosz,
+    exchange_rate: actual.exchange_rate,
+    exchange_rate_date: actual.exchange_rate_date,
+    exchange_rate_source: actual.exchange_rate_source,
+  }).toEqual({
+    cost_pln: Number(grosz) / 100,
+    cost_pln_grosz: grosz.toString(),
+    exchange_rate: Number(displayAsk),
+    exchange_rate_date: TODAY,
+    exchange_rate_source: 'NBP Table C',
+  });
   if (operator) {
     expect(actual.raw_cost_nano_usd).toBe(expected.raw.toString());
     expect(actual.profit_nano_usd).toBe((expected.billed - expected.raw).toString());
@@ -157,6 +215,7 @@ function parseCsv(text: string): string[][] {
 
 describe.each(databaseKinds)('usage reports on %s', (kind) => {
   let t: TestApp;
+  let nbp: FakeNbp;
   let ledger: LedgerRow[];
   const orgs: Record<'a' | 'b' | 'c' | 'other', string> = { a: '', b: '', c: '', other: '' };
   const DEFAULT_ORG = 'org_default_default';
@@ -166,7 +225,11 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
   const ofOrg = (rows: LedgerRow[], org: string) => rows.filter((r) => r.org === org);
 
   beforeAll(async () => {
-    t = await createTestApp(kind, { now: NOW });
+    let clock = () => new Date(NOW);
+    nbp = await createFakeNbp({ now: () => clock() });
+    t = await createTestApp(kind, { now: NOW, env: { NBP_API_BASE: nbp.url } });
+    clock = t.deps.now;
+    displayAsk = nbp.table('C', TODAY)!.ask!;
     const op = t.as(ADMIN_TOKEN);
     const markups: Record<string, bigint> = {};
     const create = async (name: string, body: Record<string, unknown>, ppm: bigint) => {
@@ -307,7 +370,10 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
       billed: BigInt(String(r.billed_cost_nano_usd)),
     }));
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    await nbp?.close();
+  });
 
   it('wrote every event to the ledger with the cost, org and Warsaw day worked out here', () => {
     expect(ledger).toHaveLength(expectedEvents.size + 2);
@@ -338,12 +404,43 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
       const ids = res.body.clients.map((c: { client_org_id: string }) => c.client_org_id);
       expect(ids).toEqual(expect.arrayContaining([orgs.a, orgs.b, orgs.c, orgs.other, DEFAULT_ORG]));
       let sum = 0n;
-      for (const line of res.body.clients as (TotalsJson & { client_org_id: string })[]) {
-        expectTotals(line, sumOf(ofOrg(rows, line.client_org_id)), true);
+      let statementSum = 0n;
+      for (const line of res.body.clients as StatementLine[]) {
+        const orgRows = ofOrg(rows, line.client_org_id);
+        expectTotals(line, sumOf(orgRows), true);
         sum += BigInt(line.cost_nano_usd);
+        // One line per day with usage; PLN at table A mid of the business day before, summed exactly.
+        const byDay = groupBy(orgRows, 'day');
+        expect(line.days.map((d) => d.date)).toEqual([...byDay.keys()].sort());
+        let orgGrosz = 0n;
+        for (const day of line.days) {
+          const expected = sumOf(byDay.get(day.date)!);
+          expect(day.cost_nano_usd).toBe(expected.billed.toString());
+          expect(day.raw_cost_nano_usd).toBe(expected.raw.toString());
+          expect(day.requests).toBe(expected.requests);
+          const effective = businessDayBefore(day.date);
+          const mid = nbp.table('A', effective)!.mid!;
+          expect(day.rate).toEqual({
+            usd_pln: Number(mid),
+            table_no: nbp.table('A', effective)!.no,
+            effective_date: effective,
+            source: 'NBP Table A',
+          });
+          expect(day.cost_pln_grosz).toBe(groszOf(expected.billed, mid).toString());
+          orgGrosz += groszOf(expected.billed, mid);
+        }
+        expect(line.statement_pln).toMatchObject({
+          cost_pln_grosz: orgGrosz.toString(),
+          source: 'NBP Table A',
+          complete: true,
+          days_without_rate: [],
+        });
+        statementSum += orgGrosz;
       }
       expectTotals(res.body.totals, sumOf(rows), true);
       expect(sum.toString()).toBe(res.body.totals.cost_nano_usd);
+      expect(res.body.totals.statement_pln.cost_pln_grosz).toBe(statementSum.toString());
+      expect(res.body.exchange_rate_info).toMatchObject({ pln_available: true, source: 'NBP Table C' });
     }
   });
 
@@ -353,8 +450,13 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
     expect(ids).not.toContain(orgs.other);
     const mine = inRange(ledger, '2026-03-01', '2026-03-31').filter((r) => ids.includes(r.org));
     expect(ids.sort()).toEqual([orgs.a, orgs.b, orgs.c, DEFAULT_ORG].sort());
-    for (const line of res.body.clients as (TotalsJson & { client_org_id: string })[]) {
+    for (const line of res.body.clients as StatementLine[]) {
       expectTotals(line, sumOf(ofOrg(mine, line.client_org_id)), false);
+      for (const day of line.days) {
+        for (const key of ['raw_cost', 'raw_cost_nano_usd', 'profit', 'profit_nano_usd']) {
+          expect(day).not.toHaveProperty(key);
+        }
+      }
     }
     expectTotals(res.body.totals, sumOf(mine), false);
   });
@@ -405,6 +507,14 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
       const res = await t.as(ADMIN_TOKEN).get(`${USAGE}/summary?client_id=${org}`).expect(200);
       expect(res.body).toMatchObject({ success: true, client_org_id: org, currency: 'USD' });
       const { today, this_month: month, daily_history: history } = res.body.stats;
+      expect(res.body.stats.exchange_rate_info).toEqual({
+        pln_available: true,
+        usd_pln: Number(displayAsk),
+        effective_date: TODAY,
+        table_no: nbp.table('C', TODAY)!.no,
+        source: 'NBP Table C',
+        stale: false,
+      });
       expect(today.date).toBe(TODAY);
       expectTotals(today, sumOf(inRange(rows, TODAY, TODAY)), true);
       expect(month.month).toBe('2026-03');
@@ -544,6 +654,7 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
       expectTotals(res.body.stats.today, sumOf(inRange(rows, TODAY, TODAY)), false);
       const today = await t.as(token).get(`/client_organizations/usage/my-organization/today`).expect(200);
       expect(today.body).toMatchObject({ success: true, client_org_id: org, currency: 'USD' });
+      expect(today.body.exchange_rate_info).toMatchObject({ pln_available: true, usd_pln: Number(displayAsk) });
       expectTotals(today.body.today, sumOf(inRange(rows, TODAY, TODAY)), false);
     }
   });
