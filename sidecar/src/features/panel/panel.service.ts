@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 export const BUNDLE_FILE = 'mai-usage-panel.js';
 export const LOADER_FILE = 'loader.js';
 /** The token in admin-panel/loader.js that the sidecar replaces with its public URL. */
-export const SIDECAR_URL_PLACEHOLDER = '"__MAI_USAGE_SIDECAR_URL__"';
+/** The string literal in loader.js the sidecar replaces, in either quote style (formatters pick one). */
+export const SIDECAR_URL_PLACEHOLDER = /(["'])__MAI_USAGE_SIDECAR_URL__\1/;
 
 export type Asset = { body: Buffer; etag: string };
 
@@ -49,7 +50,8 @@ export function etagOf(body: Buffer | string): string {
 
 /** The loader with the sidecar's public URL baked in, ready to mount into Open WebUI. */
 export function bakeLoader(template: Buffer, sidecarUrl: string): string {
-  return template.toString('utf8').replace(SIDECAR_URL_PLACEHOLDER, JSON.stringify(sidecarUrl.replace(/\/+$/, '')));
+  const url = JSON.stringify(sidecarUrl.replace(/\/+$/, ''));
+  return template.toString('utf8').replace(SIDECAR_URL_PLACEHOLDER, () => url);
 }
 
 /** The operator's page: the panel bundle and one element; no inline script. */
