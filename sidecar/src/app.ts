@@ -4,9 +4,10 @@ import express, { Router, type Express } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { pinoHttp } from 'pino-http';
 import type { AppDeps } from './deps.js';
+import { createAlertsRouter } from './features/alerts/alerts.router.js';
 import { createHealthRouter } from './features/health/health.router.js';
 import { createIngestRouter } from './features/ingest/ingest.router.js';
-import { createLimitsRouter } from './features/limits/limits.router.js';
+import { createLimitsRouter, invalidateLimitsOnWrite } from './features/limits/limits.router.js';
 import { createReconciliationRouter } from './features/reconciliation/reconciliation.router.js';
 import { createPanelRouter } from './features/panel/panel.router.js';
 import { createOrganizationsRouter } from './features/organizations/organizations.router.js';
@@ -92,9 +93,11 @@ export function createApp(deps: AppDeps): Express {
 
   const clientOrganizations = Router();
   clientOrganizations.use(limitFailedAuth, authenticate, limitReads);
+  clientOrganizations.use(invalidateLimitsOnWrite(deps.limits));
   clientOrganizations.use(createSettingsRouter(deps));
   clientOrganizations.use(createOrganizationsRouter(deps));
   clientOrganizations.use(createUserMappingsRouter(deps));
+  clientOrganizations.use(createAlertsRouter(deps));
   clientOrganizations.use('/usage', createUsageRouter(deps));
   // The seeds name these routes both ways; both are served.
   app.use('/api/v1/client-organizations', clientOrganizations);

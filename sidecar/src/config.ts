@@ -63,6 +63,9 @@ const envSchema = z.object({
     .refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Warsaw' }),
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Kept as given: a webhook's path may end in a slash.
+  ALERT_WEBHOOK_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  ALERT_WEBHOOK_SECRET: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
 });
 
 export type Config = {
@@ -95,6 +98,8 @@ export type Config = {
   billingTimeZone: string;
   rateLimitPerMinute: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** Where limit alerts are posted, signed with the secret; undefined sends none. */
+  alertWebhook: { url: string; secret: string } | undefined;
   /** Secrets that were generated at this start, with the file each was written to. */
   generatedSecrets: { name: string; file: string }[];
 };
@@ -138,6 +143,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${name} ${issue?.message ?? 'is invalid'}${got}`);
   }
   const e = parsed.data;
+  if (e.ALERT_WEBHOOK_URL !== undefined && e.ALERT_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError(
+      'Invalid configuration: ALERT_WEBHOOK_SECRET is required when ALERT_WEBHOOK_URL is set (alerts are signed with it)',
+    );
+  }
   const databasePath = resolve(e.DATABASE_PATH);
   const dataDir = resolve(e.DATA_DIR ?? dirname(databasePath));
   const generatedSecrets: Config['generatedSecrets'] = [];
@@ -182,6 +192,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     billingTimeZone: e.BILLING_TIMEZONE,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
+    alertWebhook:
+      e.ALERT_WEBHOOK_URL && e.ALERT_WEBHOOK_SECRET
+        ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET }
+        : undefined,
     generatedSecrets,
   };
 }

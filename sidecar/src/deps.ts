@@ -2,9 +2,11 @@ import type { Request } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createLimitAlerts, type LimitAlerts } from './features/alerts/alerts.service.js';
 import { createExchangeRates, type ExchangeRates } from './features/exchange-rates/exchange-rates.service.js';
 import { createHealth, type Health } from './features/health/health.service.js';
 import { createLedger, type Ledger } from './features/ledger/ledger.service.js';
+import { createLimitState, type LimitState } from './features/limits/limits.cache.js';
 import { createOpenRouterClient, type OpenRouterClient } from './features/openrouter/openrouter.client.js';
 import { createOpenRouterSync, type OpenRouterSync } from './features/reconciliation/reconciliation.service.js';
 import type { OrgContext } from './features/organizations/organizations.service.js';
@@ -29,6 +31,10 @@ export type AppDeps = {
   health: Health;
   /** NBP rates: table C ask for display, table A mid for statements. */
   exchangeRates: ExchangeRates;
+  /** The limit check's memory, kept current by the ledger. */
+  limits: LimitState;
+  /** Alerts at 80% and 100% of a limit: raised from the limit state, posted to the webhook. */
+  alerts: LimitAlerts;
   /** Scheduled jobs; main.ts starts them, routes and tests may run one now. */
   scheduler: Scheduler;
   now: () => Date;
@@ -54,6 +60,21 @@ export function orgContext(deps: JobDeps, req: Request | null): OrgContext {
 export function assembleDeps(options: { config: Config; db: Knex; logger: Logger; now?: () => Date }): AppDeps {
   const now = options.now ?? (() => new Date());
   const settings = createSettings({ db: options.db, config: options.config, now });
+  const alerts = createLimitAlerts({
+    db: options.db,
+    instanceId: options.config.instanceId,
+    webhook: options.config.alertWebhook,
+    logger: options.logger,
+    now,
+  });
+  const limits = createLimitState({
+    db: options.db,
+    instanceId: options.config.instanceId,
+    billingTimeZone: options.config.billingTimeZone,
+    logger: options.logger,
+    now,
+    onLevels: (levels) => alerts.consider(levels),
+  });
   const ledger = createLedger({
     db: options.db,
     instanceId: options.config.instanceId,
@@ -61,12 +82,30 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
     defaultMarkupRatePpm: () => settings.defaultMarkupRatePpm(),
     logger: options.logger,
     now,
+    onCommitted: (events) => limits.applyCommitted(events),
   });
   const health = createHealth();
   const exchangeRates = createExchangeRates({ db: options.db, config: options.config, logger: options.logger, now });
   const openRouter = createOpenRouterClient({ apiBase: options.config.openRouter.apiBase, logger: options.logger });
-  const openRouterSync = createOpenRouterSync({ ...options, now, ledger, openRouter });
-  const services = { ...options, now, settings, ledger, health, exchangeRates, openRouter, openRouterSync };
+  const openRouterSync = createOpenRouterSync({
+    ...options,
+    now,
+    ledger,
+    openRouter,
+    onCostFilled: (events) => limits.applyCostFilled(events),
+  });
+  const services = {
+    ...options,
+    now,
+    settings,
+    ledger,
+    health,
+    exchangeRates,
+    openRouter,
+    openRouterSync,
+    limits,
+    alerts,
+  };
   return {
     ...services,
     scheduler: createScheduler({ jobs: jobDefinitions(services), health, logger: options.logger }),

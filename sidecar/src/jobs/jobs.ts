@@ -3,7 +3,7 @@ import type { JobDefinition } from './scheduler.js';
 
 /**
  * Every scheduled job, with when it runs. The one place to look for "what runs when".
- * (Limit alerts and backups are added by their features.)
+ * (Backups are added by their feature.)
  */
 export function jobDefinitions(deps: JobDeps): JobDefinition[] {
   const syncEvery = deps.config.openRouter.syncIntervalSeconds;
@@ -23,6 +23,13 @@ export function jobDefinitions(deps: JobDeps): JobDefinition[] {
       name: 'nbp-rates',
       schedule: { cron: '20 8,12 * * 1-5', timezone: 'Europe/Warsaw' },
       run: () => deps.exchangeRates.refresh(),
+    },
+    {
+      // Re-reads limits and this month's usage of limited orgs (other sidecars sharing PostgreSQL
+      // write too), which raises any alert due, then retries undelivered alert webhooks.
+      name: 'limit-alerts',
+      schedule: { everySeconds: 60 },
+      run: async () => ({ ...(await deps.limits.refresh()), ...(await deps.alerts.deliverPending()) }),
     },
   ];
 }

@@ -1,25 +1,23 @@
 import type { Knex } from 'knex';
+import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/dialect.js';
 import { applyMarkup } from '../../lib/money.js';
 import { localDay } from '../../lib/time.js';
 import { ensureDefaultOrganization } from '../organizations/organizations.service.js';
 import { findOrganizations } from '../organizations/organizations.store.js';
-import {
-  findUserMappings,
-  insertUserMappingsIfMissing,
-  updateUserIdentity,
-  type UserMapping,
-} from '../user-mappings/user-mappings.store.js';
+import { insertUserMappingsIfMissing, updateUserIdentity } from '../user-mappings/user-mappings.store.js';
 import {
   addToDailyRollup,
   dailyDeltaOf,
+  findUserOrgs,
   insertGenerationStarts,
   insertUsageEvents,
   type CostStatus,
   type EventSource,
   type GenerationStart,
   type UsageEvent,
+  type UserOrg,
 } from './ledger.store.js';
 
 /**
@@ -77,6 +75,35 @@ export function rawCostOf(input: LedgerInput): { rawCostNanoUsd: bigint; costSta
 
 const MAX_EVENTS_PER_TRANSACTION = 5_000;
 
+const HOUR_MS = 3_600_000;
+/** UTC ISO instants with a `Z` and at most millisecond precision: Date.parse reads them exactly. */
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?Z$/;
+
+/**
+ * localDay(), remembered per UTC hour: a zone's offset is looked up once per hour (the ledger
+ * sees the same few hours over and over) and the day is the UTC date of instant + offset. An hour
+ * in which the offset changes (a DST switch) is not remembered; its events take the slow path.
+ */
+export function createLocalDayOf(zone: string): (instant: string) => string {
+  const offsets = new Map<number, number | null>();
+  return (instant) => {
+    if (!UTC_INSTANT.test(instant)) return localDay(instant, zone);
+    const ms = Date.parse(instant);
+    if (!Number.isFinite(ms)) return localDay(instant, zone);
+    const hour = Math.floor(ms / HOUR_MS);
+    let offset = offsets.get(hour);
+    if (offset === undefined) {
+      const start = DateTime.fromMillis(hour * HOUR_MS, { zone }).offset;
+      const end = DateTime.fromMillis(hour * HOUR_MS + HOUR_MS - 1, { zone }).offset;
+      offset = start === end ? start * 60_000 : null;
+      if (offsets.size >= 50_000) offsets.clear();
+      offsets.set(hour, offset);
+    }
+    if (offset === null) return localDay(instant, zone);
+    return new Date(ms + offset).toISOString().slice(0, 10);
+  };
+}
+
 export function createLedger(deps: {
   db: Knex;
   instanceId: string;
@@ -84,24 +111,29 @@ export function createLedger(deps: {
   defaultMarkupRatePpm: () => Promise<bigint>;
   logger: Logger;
   now?: () => Date;
+  /** Called after each commit with the events it added (the limit check's memory). */
+  onCommitted?: (events: UsageEvent[]) => void;
 }): Ledger {
   const now = deps.now ?? (() => new Date());
   const queue: Pending[] = [];
   let flushing: Promise<void> | null = null;
 
-  /** Maps each user to an org, learning a default-org mapping for users seen the first time. */
+  const localDayOf = createLocalDayOf(deps.billingTimeZone);
+
+  /**
+   * Maps each user to an org (with that org's markup, read in the same query), learning a
+   * default-org mapping for users seen the first time.
+   */
   async function resolveOrgs(
     tx: Db,
     inputs: LedgerInput[],
     at: string,
     defaultMarkupRatePpm: bigint,
-  ): Promise<Map<string, UserMapping>> {
+  ): Promise<Map<string, UserOrg>> {
     const users = new Map<string, NonNullable<LedgerInput['user']>>();
     for (const input of inputs) if (input.user && !input.clientOrgId) users.set(input.user.id, input.user);
     if (users.size === 0) return new Map();
-    const mappings = new Map(
-      (await findUserMappings(tx, deps.instanceId, [...users.keys()])).map((m) => [m.userId, m]),
-    );
+    const mappings = new Map((await findUserOrgs(tx, deps.instanceId, [...users.keys()])).map((m) => [m.userId, m]));
     const unmapped = [...users.values()].filter((user) => !mappings.has(user.id));
     if (unmapped.length > 0) {
       const defaultOrg = await ensureDefaultOrganization(tx, {
@@ -125,7 +157,11 @@ export function createLedger(deps: {
           updatedAt: at,
         })),
       );
-      for (const mapping of await findUserMappings(tx, deps.instanceId, unmapped.map((u) => u.id))) {
+      for (const mapping of await findUserOrgs(
+        tx,
+        deps.instanceId,
+        unmapped.map((u) => u.id),
+      )) {
         mappings.set(mapping.userId, mapping);
       }
     }
@@ -159,8 +195,13 @@ export function createLedger(deps: {
       if (!orgId) throw new Error(`event ${input.eventId} has neither a user nor an org`);
       return orgId;
     };
-    const orgIds = [...new Set(inputs.map(orgIdOf))];
-    const markups = new Map((await findOrganizations(tx, orgIds)).map((org) => [org.id, org.markupRatePpm]));
+    // Markups came with the mappings; orgs named directly (manual, webhook) are read here.
+    const markups = new Map<string, bigint>();
+    for (const mapping of mappings.values()) {
+      if (mapping.markupRatePpm !== null) markups.set(mapping.clientOrgId, mapping.markupRatePpm);
+    }
+    const unread = [...new Set(inputs.map(orgIdOf))].filter((orgId) => !markups.has(orgId));
+    for (const org of await findOrganizations(tx, unread)) markups.set(org.id, org.markupRatePpm);
 
     // The first occurrence of an id in a batch is the one written; later ones are duplicates.
     const seen = new Set<string>();
@@ -198,7 +239,7 @@ export function createLedger(deps: {
         model: input.model,
         channel: input.channel,
         occurredAt: input.occurredAt,
-        usageDay: localDay(input.occurredAt, deps.billingTimeZone),
+        usageDay: localDayOf(input.occurredAt),
         inputTokens: input.inputTokens,
         outputTokens: input.outputTokens,
         cachedTokens: input.cachedTokens,
@@ -221,6 +262,8 @@ export function createLedger(deps: {
 
     const insertedEvents = await insertUsageEvents(tx, events);
     const newEvents = events.filter((event) => insertedEvents.has(event.eventId));
+    // After COMMIT only (never on rollback), and before the caller is answered.
+    void tx.executionPromise.then(() => deps.onCommitted?.(newEvents)).catch(() => undefined);
     await addToDailyRollup(tx, newEvents.map(dailyDeltaOf), at);
     const insertedStarts = await insertGenerationStarts(tx, starts);
 
@@ -250,7 +293,13 @@ export function createLedger(deps: {
       try {
         // Read outside the transaction: on SQLite it holds the only connection.
         const markup = await deps.defaultMarkupRatePpm();
-        const statuses = await deps.db.transaction((tx) => write(tx, group.flatMap((p) => p.inputs), markup));
+        const statuses = await deps.db.transaction((tx) =>
+          write(
+            tx,
+            group.flatMap((p) => p.inputs),
+            markup,
+          ),
+        );
         let offset = 0;
         for (const pending of group) {
           pending.resolve(statuses.slice(offset, offset + pending.inputs.length));

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/dialect.js';
-import { intParam, toBool } from '../../db/dialect.js';
+import { intParam, isPostgres, toBool } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
 
 /** How a ledger row's cost came to be. */
@@ -116,18 +116,148 @@ function usageEventToRow(event: UsageEvent): Row {
 // 25 columns × 400 rows stays under SQLite's 32,766 bound parameters.
 const INSERT_CHUNK = 400;
 
+/**
+ * The ledger's writes run once per group commit and carry hundreds of rows, so their SQL is
+ * written here once and reused, rather than compiled by the query builder per flush.
+ * `ON CONFLICT … RETURNING` reads the same on both databases. PostgreSQL gets multi-row VALUES
+ * (SQL cached per row count). SQLite gets all rows as ONE JSON parameter unpacked by json_each:
+ * the sqlite3 driver converts every bound value on the event loop, one by one, which for
+ * 25 columns × hundreds of rows cost more than the insert itself; JSON text is parsed by SQLite
+ * on the driver's worker thread. Values arrive as they would have been bound (integers as
+ * text, booleans as 1/0), and column affinity stores them the same way.
+ */
+const USAGE_EVENT_COLUMNS = [
+  'event_id',
+  'source',
+  'client_org_id',
+  'user_id',
+  'model',
+  'channel',
+  'occurred_at',
+  'usage_day',
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'reasoning_tokens',
+  'cost_status',
+  'provider_cost_nano_usd',
+  'upstream_cost_nano_usd',
+  'is_byok',
+  'raw_cost_nano_usd',
+  'markup_rate_ppm',
+  'billed_cost_nano_usd',
+  'generation_id',
+  'chat_id',
+  'message_id',
+  'external_user',
+  'reason',
+  'recorded_at',
+] as const;
+
+type SqlValue = string | number | boolean | null;
+
+function cached(cache: Map<number, string>, rows: number, build: (values: string) => string, columns: number) {
+  let sql = cache.get(rows);
+  if (sql === undefined) {
+    const tuple = `(${Array.from({ length: columns }, () => '?').join(',')})`;
+    sql = build(Array.from({ length: rows }, () => tuple).join(','));
+    cache.set(rows, sql);
+  }
+  return sql;
+}
+
+/** Rows of a raw query: SQLite's driver answers with the rows, pg with a result holding them. */
+function rowsOf(result: unknown): Row[] {
+  if (Array.isArray(result)) return result as Row[];
+  const rows = (result as { rows?: unknown } | null)?.rows;
+  return Array.isArray(rows) ? (rows as Row[]) : [];
+}
+
+/** `INSERT … SELECT` from a JSON array of row arrays (SQLite; `WHERE true` keeps ON CONFLICT an upsert clause). */
+function sqliteJsonInsert(table: string, columns: readonly string[], conflict: string): string {
+  const values = columns.map((_, index) => `value ->> ${index}`).join(', ');
+  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${values} FROM json_each(?) WHERE true ${conflict}`;
+}
+
+// Rows per SQLite statement: one JSON parameter has no binding limit; this bounds its size.
+const SQLITE_JSON_CHUNK = 2_000;
+
+const sqliteInsertEvents = sqliteJsonInsert(
+  'usage_events',
+  USAGE_EVENT_COLUMNS,
+  'ON CONFLICT (event_id) DO NOTHING RETURNING event_id',
+);
+const insertEventsSql = new Map<number, string>();
+
 /** Inserts the events whose event_id is new; returns the ids that were inserted. */
 export async function insertUsageEvents(db: Db, events: UsageEvent[]): Promise<Set<string>> {
   const inserted = new Set<string>();
+  if (!isPostgres(db)) {
+    for (let i = 0; i < events.length; i += SQLITE_JSON_CHUNK) {
+      const rows = events.slice(i, i + SQLITE_JSON_CHUNK).map((event) => {
+        const row = usageEventToRow(event);
+        return USAGE_EVENT_COLUMNS.map((column) => row[column]);
+      });
+      const result = await db.raw(sqliteInsertEvents, [JSON.stringify(rows)]);
+      for (const row of rowsOf(result)) inserted.add(String(row.event_id));
+    }
+    return inserted;
+  }
   for (let i = 0; i < events.length; i += INSERT_CHUNK) {
-    const rows: Row[] = await db('usage_events')
-      .insert(events.slice(i, i + INSERT_CHUNK).map(usageEventToRow))
-      .onConflict('event_id')
-      .ignore()
-      .returning('event_id');
-    for (const row of rows) inserted.add(String(row.event_id));
+    const chunk = events.slice(i, i + INSERT_CHUNK);
+    const bindings: SqlValue[] = [];
+    for (const event of chunk) {
+      const row = usageEventToRow(event);
+      for (const column of USAGE_EVENT_COLUMNS) bindings.push(row[column] as SqlValue);
+    }
+    const sql = cached(
+      insertEventsSql,
+      chunk.length,
+      (values) =>
+        `INSERT INTO usage_events (${USAGE_EVENT_COLUMNS.join(', ')}) VALUES ${values} ` +
+        'ON CONFLICT (event_id) DO NOTHING RETURNING event_id',
+      USAGE_EVENT_COLUMNS.length,
+    );
+    for (const row of rowsOf(await db.raw(sql, bindings))) inserted.add(String(row.event_id));
   }
   return inserted;
+}
+
+/** A user's mapping with the markup of the org it maps to (null if that org is missing). */
+export type UserOrg = {
+  userId: string;
+  clientOrgId: string;
+  userEmail: string | null;
+  userName: string | null;
+  markupRatePpm: bigint | null;
+};
+
+const USER_CHUNK = 500;
+
+/** The org and current markup of each given user that has a mapping, in one read. */
+export async function findUserOrgs(db: Db, instanceId: string, userIds: string[]): Promise<UserOrg[]> {
+  const found: UserOrg[] = [];
+  for (let i = 0; i < userIds.length; i += USER_CHUNK) {
+    const chunk = userIds.slice(i, i + USER_CHUNK);
+    const rows = rowsOf(
+      await db.raw(
+        'SELECT m.user_id, m.client_org_id, m.user_email, m.user_name, o.markup_rate_ppm ' +
+          'FROM user_client_mappings m LEFT JOIN client_organizations o ON o.id = m.client_org_id ' +
+          `WHERE m.instance_id = ? AND m.user_id IN (${chunk.map(() => '?').join(',')})`,
+        [instanceId, ...chunk],
+      ),
+    );
+    for (const row of rows) {
+      found.push({
+        userId: String(row.user_id),
+        clientOrgId: String(row.client_org_id),
+        userEmail: text(row.user_email),
+        userName: text(row.user_name),
+        markupRatePpm: nullableBigInt(row.markup_rate_ppm),
+      });
+    }
+  }
+  return found;
 }
 
 type DailyKey = { clientOrgId: string; usageDay: string; userId: string; model: string };
@@ -189,30 +319,41 @@ export function mergeDailyDeltas(deltas: DailyDelta[]): DailyDelta[] {
   return [...merged.values()];
 }
 
+const DAILY_KEY_COLUMNS = ['client_org_id', 'usage_day', 'user_id', 'model'] as const;
+const DAILY_TOTAL_FIELDS = Object.keys(totalsColumns) as (keyof DailyTotals)[];
+const DAILY_COLUMNS = [...DAILY_KEY_COLUMNS, ...DAILY_TOTAL_FIELDS.map((field) => totalsColumns[field]), 'updated_at'];
+const DAILY_UPSERT =
+  `ON CONFLICT (${DAILY_KEY_COLUMNS.join(', ')}) DO UPDATE SET ` +
+  DAILY_TOTAL_FIELDS.map(
+    (field) => `${totalsColumns[field]} = usage_daily.${totalsColumns[field]} + excluded.${totalsColumns[field]}`,
+  ).join(', ') +
+  ', updated_at = excluded.updated_at';
+const sqliteUpsertDaily = sqliteJsonInsert('usage_daily', DAILY_COLUMNS, DAILY_UPSERT);
+const upsertDailySql = new Map<number, string>();
+
 /** Adds deltas to usage_daily; must run in the transaction that inserted their events. */
 export async function addToDailyRollup(db: Db, deltas: DailyDelta[], updatedAt: string): Promise<void> {
   const rows = mergeDailyDeltas(deltas).map((delta) => {
-    const row: Row = {
-      client_org_id: delta.clientOrgId,
-      usage_day: delta.usageDay,
-      user_id: delta.userId,
-      model: delta.model,
-      updated_at: updatedAt,
-    };
-    for (const [field, column] of Object.entries(totalsColumns)) {
-      row[column] = intParam(delta[field as keyof DailyTotals]);
-    }
+    const row: SqlValue[] = [delta.clientOrgId, delta.usageDay, delta.userId, delta.model];
+    for (const field of DAILY_TOTAL_FIELDS) row.push(intParam(delta[field]));
+    row.push(updatedAt);
     return row;
   });
-  const increments: Record<string, unknown> = { updated_at: db.raw('excluded.updated_at') };
-  for (const column of Object.values(totalsColumns)) {
-    increments[column] = db.raw('?? + excluded.??', [`usage_daily.${column}`, column]);
+  if (!isPostgres(db)) {
+    for (let i = 0; i < rows.length; i += SQLITE_JSON_CHUNK) {
+      await db.raw(sqliteUpsertDaily, [JSON.stringify(rows.slice(i, i + SQLITE_JSON_CHUNK))]);
+    }
+    return;
   }
   for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await db('usage_daily')
-      .insert(rows.slice(i, i + INSERT_CHUNK))
-      .onConflict(['client_org_id', 'usage_day', 'user_id', 'model'])
-      .merge(increments);
+    const chunk = rows.slice(i, i + INSERT_CHUNK);
+    const sql = cached(
+      upsertDailySql,
+      chunk.length,
+      (values) => `INSERT INTO usage_daily (${DAILY_COLUMNS.join(', ')}) VALUES ${values} ${DAILY_UPSERT}`,
+      DAILY_COLUMNS.length,
+    );
+    await db.raw(sql, chunk.flat());
   }
 }
 

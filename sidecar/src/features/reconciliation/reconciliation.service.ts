@@ -39,6 +39,8 @@ export type SyncDeps = {
   config: Config;
   logger: Logger;
   now: () => Date;
+  /** Called with each event whose pending cost was filled, after its commit (the limit check's memory). */
+  onCostFilled?: (events: UsageEvent[]) => void;
 };
 
 export type OrgSyncResult = {
@@ -157,6 +159,11 @@ async function fillPendingCosts(
   result: OrgSyncResult,
 ): Promise<void> {
   const now = deps.now();
+  const fill: typeof fillPendingCost = async (...args) => {
+    const filled = await fillPendingCost(...args);
+    if (filled) deps.onCostFilled?.([filled]);
+    return filled;
+  };
   const due = (await duePendingEvents(deps.db, now.toISOString(), BATCH)).filter((e) => e.clientOrgId === org.id);
   const attempts = await lookupAttempts(
     deps.db,
@@ -167,7 +174,7 @@ async function fillPendingCosts(
       const estimate = estimateCostNano(priceFor(prices, event.model), event.inputTokens, event.outputTokens);
       if (
         estimate !== null &&
-        (await fillPendingCost(deps.db, event.eventId, estimate, 'estimated', now.toISOString()))
+        (await fill(deps.db, event.eventId, estimate, 'estimated', now.toISOString()))
       )
         result.estimated += 1;
       else result.still_pending += 1;
@@ -176,7 +183,7 @@ async function fillPendingCosts(
     const generation = await lookUp(deps, key, event);
     const cost = generation ? generationCostNano(generation) : null;
     if (cost !== null) {
-      if (await fillPendingCost(deps.db, event.eventId, cost, 'reconciled', now.toISOString()))
+      if (await fill(deps.db, event.eventId, cost, 'reconciled', now.toISOString()))
         result.synced_generations += 1;
       await clearLookup(deps.db, event.eventId);
       continue;
