@@ -19,9 +19,15 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
   it('records an event once; a replay answers duplicate and changes nothing', async () => {
     const event = completionEvent({ event_id: 'gen-replay-1' });
     const first = await ingest(t, [event]).expect(200);
-    expect(first.body).toEqual({ results: [{ event_id: 'gen-replay-1', status: 'recorded' }], recorded: 1, duplicates: 0 });
+    expect(first.body).toEqual({
+      results: [{ event_id: 'gen-replay-1', status: 'recorded' }],
+      recorded: 1,
+      duplicates: 0,
+    });
     const before = await t.db('usage_daily').select();
-    const replay = await ingest(t, [{ ...event, usage: { input_tokens: 999, output_tokens: 999, cost_usd: 9 } }]).expect(200);
+    const replay = await ingest(t, [
+      { ...event, usage: { input_tokens: 999, output_tokens: 999, cost_usd: 9 } },
+    ]).expect(200);
     expect(replay.body.results).toEqual([{ event_id: 'gen-replay-1', status: 'duplicate' }]);
     expect(await t.db('usage_daily').select()).toEqual(before);
     expect(await t.db('usage_events').where({ event_id: 'gen-replay-1' }).select('input_tokens')).toEqual([
@@ -41,7 +47,11 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
   it('puts an unknown user in the default org, creates it once and learns the mapping', async () => {
     await ingest(t, [completionEvent({ user: { id: 'new-user-7', email: 'n7@x.example', name: 'N7' } })]).expect(200);
     const mapping = await t.db('user_client_mappings').where({ user_id: 'new-user-7' }).first();
-    expect(mapping).toMatchObject({ client_org_id: 'org_default_default', source: 'learned', user_email: 'n7@x.example' });
+    expect(mapping).toMatchObject({
+      client_org_id: 'org_default_default',
+      source: 'learned',
+      user_email: 'n7@x.example',
+    });
     const defaults = await t.db('client_organizations').where({ is_default: true });
     expect(defaults).toHaveLength(1);
   });
@@ -50,11 +60,19 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
     // 0.000000001 USD × 1.3 = 1.3 nano → 1; 0.000000005 × 1.3 = 6.5 nano → 7.
     await ingest(t, [
       completionEvent({ event_id: 'gen-round-1', usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1e-9 } }),
-      completionEvent({ event_id: 'gen-round-2', usage: { input_tokens: 1, output_tokens: 1, cost_usd: '0.000000005' } }),
+      completionEvent({
+        event_id: 'gen-round-2',
+        usage: { input_tokens: 1, output_tokens: 1, cost_usd: '0.000000005' },
+      }),
       completionEvent({ event_id: 'gen-round-3', usage: { input_tokens: 1, output_tokens: 1, cost_usd: 0.1 } }),
     ]).expect(200);
-    const rows = await t.db('usage_events').whereIn('event_id', ['gen-round-1', 'gen-round-2', 'gen-round-3']).orderBy('event_id');
-    expect(rows.map((r) => [String(r.raw_cost_nano_usd), String(r.billed_cost_nano_usd), String(r.markup_rate_ppm)])).toEqual([
+    const rows = await t
+      .db('usage_events')
+      .whereIn('event_id', ['gen-round-1', 'gen-round-2', 'gen-round-3'])
+      .orderBy('event_id');
+    expect(
+      rows.map((r) => [String(r.raw_cost_nano_usd), String(r.billed_cost_nano_usd), String(r.markup_rate_ppm)]),
+    ).toEqual([
       ['1', '1', '1300000'],
       ['5', '7', '1300000'],
       ['100000000', '130000000', '1300000'],
@@ -62,20 +80,53 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
   });
 
   it('snapshots the markup in force: changing the org markup later does not change past events', async () => {
-    const org = await t.as(ADMIN_TOKEN).post('/api/v1/client-organizations/clients').send({ name: 'Snap Co', markup_rate: '1.5' }).expect(201);
-    await t.as(ADMIN_TOKEN).post('/api/v1/client-organizations/user-mappings').send({ user_id: 'snap-user', client_org_id: org.body.id }).expect(201);
-    await ingest(t, [completionEvent({ event_id: 'gen-snap-1', user: { id: 'snap-user' }, usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1 } })]).expect(200);
-    await t.as(ADMIN_TOKEN).patch(`/api/v1/client-organizations/clients/${org.body.id}`).send({ markup_rate: 2 }).expect(200);
-    await ingest(t, [completionEvent({ event_id: 'gen-snap-2', user: { id: 'snap-user' }, usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1 } })]).expect(200);
+    const org = await t
+      .as(ADMIN_TOKEN)
+      .post('/api/v1/client-organizations/clients')
+      .send({ name: 'Snap Co', markup_rate: '1.5' })
+      .expect(201);
+    await t
+      .as(ADMIN_TOKEN)
+      .post('/api/v1/client-organizations/user-mappings')
+      .send({ user_id: 'snap-user', client_org_id: org.body.id })
+      .expect(201);
+    await ingest(t, [
+      completionEvent({
+        event_id: 'gen-snap-1',
+        user: { id: 'snap-user' },
+        usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1 },
+      }),
+    ]).expect(200);
+    await t
+      .as(ADMIN_TOKEN)
+      .patch(`/api/v1/client-organizations/clients/${org.body.id}`)
+      .send({ markup_rate: 2 })
+      .expect(200);
+    await ingest(t, [
+      completionEvent({
+        event_id: 'gen-snap-2',
+        user: { id: 'snap-user' },
+        usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1 },
+      }),
+    ]).expect(200);
     const rows = await t.db('usage_events').whereIn('event_id', ['gen-snap-1', 'gen-snap-2']).orderBy('event_id');
     expect(rows.map((r) => String(r.billed_cost_nano_usd))).toEqual(['1500000000', '2000000000']);
-    const [daily] = await t.db('usage_daily').where({ client_org_id: org.body.id }).select('billed_cost_nano_usd', 'requests');
+    const [daily] = await t
+      .db('usage_daily')
+      .where({ client_org_id: org.body.id })
+      .select('billed_cost_nano_usd', 'requests');
     expect(String(daily?.billed_cost_nano_usd)).toBe('3500000000');
     expect(Number(daily?.requests)).toBe(2);
   });
 
   it('marks a completion without cost as pending, counted in requests but not cost', async () => {
-    await ingest(t, [completionEvent({ event_id: 'gen-pending', user: { id: 'pending-user' }, usage: { input_tokens: 5, output_tokens: 6 } })]).expect(200);
+    await ingest(t, [
+      completionEvent({
+        event_id: 'gen-pending',
+        user: { id: 'pending-user' },
+        usage: { input_tokens: 5, output_tokens: 6 },
+      }),
+    ]).expect(200);
     const row = await t.db('usage_events').where({ event_id: 'gen-pending' }).first();
     expect(row).toMatchObject({ cost_status: 'pending' });
     expect(String(row.raw_cost_nano_usd)).toBe('0');
@@ -85,7 +136,10 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
 
   it('bills BYOK as the OpenRouter fee plus the upstream cost', async () => {
     await ingest(t, [
-      completionEvent({ event_id: 'gen-byok', usage: { input_tokens: 1, output_tokens: 1, cost_usd: 0.001, is_byok: true, upstream_cost_usd: 0.02 } }),
+      completionEvent({
+        event_id: 'gen-byok',
+        usage: { input_tokens: 1, output_tokens: 1, cost_usd: 0.001, is_byok: true, upstream_cost_usd: 0.02 },
+      }),
     ]).expect(200);
     const row = await t.db('usage_events').where({ event_id: 'gen-byok' }).first();
     expect(String(row.raw_cost_nano_usd)).toBe('21000000');
@@ -118,42 +172,90 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
     const cases: [unknown, string][] = [
       [{ events: [] }, 'events: must hold at least 1 event'],
       [{ events: Array.from({ length: 501 }, () => completionEvent()) }, 'events: must hold at most 500 events'],
-      [{ events: [completionEvent(), completionEvent({ usage: { input_tokens: 1.5, output_tokens: 0 } })] }, 'events[1].usage.input_tokens'],
+      [
+        { events: [completionEvent(), completionEvent({ usage: { input_tokens: 1.5, output_tokens: 0 } })] },
+        'events[1].usage.input_tokens',
+      ],
       [{ events: [completionEvent({ occurred_at: 'yesterday' })] }, 'events[0].occurred_at'],
       [{ events: [completionEvent({ channel: 'email' })] }, 'events[0].channel'],
-      [{ events: [completionEvent({ usage: { input_tokens: 1, output_tokens: 1, cost_usd: -1 } })] }, 'events[0].usage.cost_usd'],
+      [
+        { events: [completionEvent({ usage: { input_tokens: 1, output_tokens: 1, cost_usd: -1 } })] },
+        'events[0].usage.cost_usd',
+      ],
       [{ events: [completionEvent({ user: undefined })] }, 'events[0].user'],
       [{ events: [{ ...completionEvent(), kind: 'generation_started' }] }, 'events[0].generation_id'],
     ];
     for (const [body, field] of cases) {
-      const res = await t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send(body as object).expect(400);
+      const res = await t
+        .as(INGEST_TOKEN)
+        .post('/api/v1/ingest/events')
+        .send(body as object)
+        .expect(400);
       expect(res.body.error.message).toContain(field);
     }
-    const res = await t.as(INGEST_TOKEN).post('/api/v1/ingest/events').set('content-type', 'application/json').send('{"events": [').expect(400);
+    const res = await t
+      .as(INGEST_TOKEN)
+      .post('/api/v1/ingest/events')
+      .set('content-type', 'application/json')
+      .send('{"events": [')
+      .expect(400);
     expect(res.body.error.code).toBe('invalid_json');
     expect(await ledgerCount(t)).toBe(before);
   });
 
   it('ignores unknown fields', async () => {
-    const res = await ingest(t, [completionEvent({ event_id: 'gen-extra', surprise: { nested: true }, usage: { input_tokens: 1, output_tokens: 2, cost_usd: 0, new_field: 1 } })]);
+    const res = await ingest(t, [
+      completionEvent({
+        event_id: 'gen-extra',
+        surprise: { nested: true },
+        usage: { input_tokens: 1, output_tokens: 2, cost_usd: 0, new_field: 1 },
+      }),
+    ]);
     expect(res.status).toBe(200);
   });
 
   it('accepts only the ingest token', async () => {
-    await t.as(ADMIN_TOKEN).post('/api/v1/ingest/events').send({ events: [completionEvent()] }).expect(403);
-    await t.as('owui-admin-token').post('/api/v1/ingest/events').send({ events: [completionEvent()] }).expect(403);
-    await t.as('wrong-token').post('/api/v1/ingest/events').send({ events: [completionEvent()] }).expect(401);
+    await t
+      .as(ADMIN_TOKEN)
+      .post('/api/v1/ingest/events')
+      .send({ events: [completionEvent()] })
+      .expect(403);
+    await t
+      .as('owui-admin-token')
+      .post('/api/v1/ingest/events')
+      .send({ events: [completionEvent()] })
+      .expect(403);
+    await t
+      .as('wrong-token')
+      .post('/api/v1/ingest/events')
+      .send({ events: [completionEvent()] })
+      .expect(401);
   });
 
   it('keeps the rollup equal to the ledger under many concurrent requests with overlapping ids', async () => {
     const ids = Array.from({ length: 60 }, (_, i) => `gen-concurrent-${i % 40}`);
     const responses = await Promise.all(
-      ids.map((id, i) => ingest(t, [completionEvent({ event_id: id, user: { id: `conc-${i % 3}` }, usage: { input_tokens: 10, output_tokens: 1, cost_usd: '0.000001' } })])),
+      ids.map((id, i) =>
+        ingest(t, [
+          completionEvent({
+            event_id: id,
+            user: { id: `conc-${i % 3}` },
+            usage: { input_tokens: 10, output_tokens: 1, cost_usd: '0.000001' },
+          }),
+        ]),
+      ),
     );
     const statuses = responses.flatMap((r) => r.body.results.map((x: { status: string }) => x.status));
     expect(statuses.filter((s) => s === 'recorded')).toHaveLength(40);
-    const [ledger] = await t.db('usage_events').where('event_id', 'like', 'gen-concurrent-%').sum({ tokens: 'input_tokens' }).count({ n: '*' });
-    const [daily] = await t.db('usage_daily').where('user_id', 'like', 'conc-%').sum({ tokens: 'input_tokens', requests: 'requests' });
+    const [ledger] = await t
+      .db('usage_events')
+      .where('event_id', 'like', 'gen-concurrent-%')
+      .sum({ tokens: 'input_tokens' })
+      .count({ n: '*' });
+    const [daily] = await t
+      .db('usage_daily')
+      .where('user_id', 'like', 'conc-%')
+      .sum({ tokens: 'input_tokens', requests: 'requests' });
     expect(Number(ledger?.n)).toBe(40);
     expect(Number(daily?.tokens)).toBe(400);
     expect(Number(daily?.requests)).toBe(40);

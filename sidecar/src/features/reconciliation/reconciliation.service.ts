@@ -172,10 +172,7 @@ async function fillPendingCosts(
   for (const event of due) {
     if (!event.generationId) {
       const estimate = estimateCostNano(priceFor(prices, event.model), event.inputTokens, event.outputTokens);
-      if (
-        estimate !== null &&
-        (await fill(deps.db, event.eventId, estimate, 'estimated', now.toISOString()))
-      )
+      if (estimate !== null && (await fill(deps.db, event.eventId, estimate, 'estimated', now.toISOString())))
         result.estimated += 1;
       else result.still_pending += 1;
       continue;
@@ -183,8 +180,7 @@ async function fillPendingCosts(
     const generation = await lookUp(deps, key, event);
     const cost = generation ? generationCostNano(generation) : null;
     if (cost !== null) {
-      if (await fill(deps.db, event.eventId, cost, 'reconciled', now.toISOString()))
-        result.synced_generations += 1;
+      if (await fill(deps.db, event.eventId, cost, 'reconciled', now.toISOString())) result.synced_generations += 1;
       await clearLookup(deps.db, event.eventId);
       continue;
     }
