@@ -48,3 +48,24 @@ export const expected = {
   dailyAverage: '$0.49',
   monthTokens: '36,751',
 };
+
+/**
+ * nano-USD × an NBP rate (four-decimal text) → "35,40 zł" (spaces plain), rounded once to the
+ * grosz half away from zero: worked out here, independently of the sidecar's pln.ts.
+ */
+export function plnText(nano: bigint, rate: string): string {
+  const [whole, fraction = ''] = rate.split('.');
+  const product = nano * BigInt(whole! + fraction.padEnd(4, '0')) * 100n; // × 1e-9 USD × 1e-4 PLN/USD × 100 gr
+  const divisor = 10n ** 13n;
+  const abs = ((product < 0n ? -product : product) * 2n + divisor) / (2n * divisor);
+  const grosz = product < 0n ? -abs : abs;
+  return groszText(grosz);
+}
+
+/** Grosz as the panel writes PLN, with plain spaces: "1 234,50 zł". */
+export function groszText(grosz: bigint): string {
+  const abs = grosz < 0n ? -grosz : grosz;
+  const whole = (abs / 100n).toString();
+  const grouped = whole.length > 4 ? whole.replace(/\B(?=(\d{3})+(?!\d))/g, ' ') : whole;
+  return `${grosz < 0n ? '-' : ''}${grouped},${(abs % 100n).toString().padStart(2, '0')} zł`;
+}

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { createPanelRouter } from '../../sidecar/src/features/panel/panel.router.js';
+import { createFakeNbp, type FakeNbp } from '../../test/fakes/nbp/fake-nbp.js';
 import { createTestApp, INGEST_TOKEN, openWebUiUsers, type TestApp } from '../../sidecar/src/test-support/harness.js';
 import { launchChromium } from './browser.js';
 import { buildPanelForTests } from './build.js';
@@ -23,6 +24,8 @@ export type PanelEnv = {
   /** The stand-in for Open WebUI's origin, serving the host pages. */
   hostUrl: string;
   browser: Browser;
+  /** The fake NBP the sidecar asks for rates (`startPanelEnv({ nbp: true })`); else NBP is unreachable. */
+  nbp: FakeNbp | null;
   /** A new page on the host origin with `localStorage.token` set; `path` picks the host page. */
   openHostPage(options?: { token?: string; path?: string; theme?: 'light' | 'dark' }): Promise<Page>;
   ingest(events: Record<string, unknown>[]): Promise<void>;
@@ -71,7 +74,8 @@ function hostPage(sidecarUrl: string, kind: string, theme: string): string {
 ${head}</head><body><main id="root">${body}</main></body></html>`;
 }
 
-export async function startPanelEnv(options: { now?: string } = {}): Promise<PanelEnv> {
+/** `nbp: true` points the sidecar at the fake NBP (real PLN fields); without it PLN is unavailable. */
+export async function startPanelEnv(options: { now?: string; nbp?: boolean } = {}): Promise<PanelEnv> {
   const distDir = await buildPanelForTests();
   let sidecarUrl = '';
   // The host origin: Open WebUI's page, its /static/loader.js (the sidecar's loader, as if
@@ -97,10 +101,14 @@ export async function startPanelEnv(options: { now?: string } = {}): Promise<Pan
   });
   const hostUrl = await listen(host);
 
+  const now = options.now ?? '2026-03-20T12:00:00Z';
+  let clock = () => new Date(now);
+  const nbp = options.nbp ? await createFakeNbp({ now: () => clock() }) : null;
   const test = await createTestApp('sqlite', {
-    env: { PUBLIC_OPENWEBUI_ORIGIN: hostUrl },
-    now: options.now ?? '2026-03-20T12:00:00Z',
+    env: { PUBLIC_OPENWEBUI_ORIGIN: hostUrl, ...(nbp ? { NBP_API_BASE: nbp.url } : {}) },
+    now,
   });
+  clock = test.deps.now;
   const outer = express();
   outer.use(createPanelRouter({ distDir }));
   outer.use(test.app);
@@ -113,6 +121,7 @@ export async function startPanelEnv(options: { now?: string } = {}): Promise<Pan
     sidecarUrl,
     hostUrl,
     browser,
+    nbp,
     async openHostPage({ token = ADMIN_OWUI_TOKEN, path = '/', theme = 'light' } = {}) {
       const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
       await context.addInitScript((value) => localStorage.setItem('token', value), token);
@@ -131,6 +140,7 @@ export async function startPanelEnv(options: { now?: string } = {}): Promise<Pan
       await new Promise<void>((resolve) => sidecar.close(() => resolve()));
       await new Promise<void>((resolve) => host.close(() => resolve()));
       await test.close();
+      await nbp?.close();
     },
   };
 }

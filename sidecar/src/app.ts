@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { Router, type Express } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import { pinoHttp } from 'pino-http';
 import type { AppDeps } from './deps.js';
 import { createAlertsRouter } from './features/alerts/alerts.router.js';
 import { createHealthRouter } from './features/health/health.router.js';
@@ -17,6 +15,7 @@ import { createUsageTrackingRouter, createWebhookRouter } from './features/usage
 import { createUserMappingsRouter } from './features/user-mappings/user-mappings.router.js';
 import { bearerToken, createAuthenticator } from './http/auth.js';
 import { createErrorHandler, routeNotFound } from './http/errors.js';
+import { requestLog } from './http/request-log.js';
 import { sha256Hex } from './lib/crypto.js';
 
 /** Builds the Express app without listening; main.ts listens, tests call it through supertest. */
@@ -25,29 +24,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      // Successful requests at debug: ingest runs thousands a minute.
-      customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug',
-    }),
-  );
-  // The admin panel runs inside Open WebUI's page, so only that origin may call us from a browser.
-  app.use(
-    cors({
-      origin: deps.config.publicOpenWebUiOrigin ?? false,
-      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-      maxAge: 600,
-    }),
-  );
-  app.use(express.json({ limit: '5mb' }));
+  app.use(requestLog(deps.logger));
 
   const { authenticate } = createAuthenticator({
     adminToken: deps.config.adminToken,
@@ -85,11 +62,25 @@ export function createApp(deps: AppDeps): Express {
     },
   });
 
+  const json = express.json({ limit: '5mb' });
+
+  // The filter's calls first, the hot path: server to server, so no CORS, and never throttled.
+  app.use('/api/v1/ingest', json, authenticate, createIngestRouter(deps));
+  app.use('/api/v1/limits', authenticate, createLimitsRouter(deps));
   app.use(createHealthRouter(deps));
+
+  // The admin panel runs inside Open WebUI's page, so only that origin may call us from a browser.
+  app.use(
+    cors({
+      origin: deps.config.publicOpenWebUiOrigin ?? false,
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      maxAge: 600,
+    }),
+  );
+  app.use(json);
+
   // The panel bundle, the loader Open WebUI mounts, and the operator's page: public static files.
   app.use(createPanelRouter({ publicSidecarUrl: deps.config.publicSidecarUrl }));
-  app.use('/api/v1/ingest', authenticate, createIngestRouter(deps));
-  app.use('/api/v1/limits', authenticate, createLimitsRouter(deps));
 
   const clientOrganizations = Router();
   clientOrganizations.use(limitFailedAuth, authenticate, limitReads);

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { requestIdOf } from './http/request-log.js';
 import { createLimitAlerts, type LimitAlerts } from './features/alerts/alerts.service.js';
 import { createExchangeRates, type ExchangeRates } from './features/exchange-rates/exchange-rates.service.js';
 import { createHealth, type Health } from './features/health/health.service.js';
@@ -51,7 +52,7 @@ export function orgContext(deps: JobDeps, req: Request | null): OrgContext {
     instanceId: deps.config.instanceId,
     encryptionKey: deps.config.encryptionKey,
     defaultMarkupRatePpm: () => deps.settings.defaultMarkupRatePpm(),
-    requestId: req?.id === undefined ? null : String(req.id),
+    requestId: requestIdOf(req?.res),
     now: deps.now,
   };
 }

@@ -136,7 +136,7 @@ async function main() {
     ];
     const cliEnv = { ...sidecar.env, OPENWEBUI_ADMIN_API_KEY: admin.token };
     assert.match(runCli(installArgs, cliEnv), /filter created .*turned on: active, global/);
-    assert.match(runCli(installArgs, cliEnv), /filter updated .*already active and global/);
+    assert.match(runCli(installArgs, cliEnv), /filter unchanged .*already active and global/);
     const installed = await owui.call<{ is_active: boolean; is_global: boolean }>(
       'GET',
       `/api/v1/functions/id/${FILTER_ID}`,

@@ -1,19 +1,28 @@
 /** Response shapes of the sidecar API (docs/api.md). PLN fields are optional: no rate, no PLN. */
 
-/** NBP rate details as the sidecar reports them; every field optional across versions. */
+/** The display rate of a response (NBP table C ask), described once; `pln_available: false` without one. */
 export type ExchangeRateInfo = {
-  usd_pln?: number;
+  pln_available?: boolean;
+  usd_pln?: number | null;
+  /** Older field name, kept for sidecars before the NBP feature settled. */
   rate?: number;
-  effective_date?: string;
-  table_no?: string;
-  source?: string;
+  effective_date?: string | null;
+  table_no?: string | null;
+  source?: string | null;
+  /** NBP could not be asked just now; this is the last rate stored. */
+  stale?: boolean;
+  /** Why there is no PLN ("PLN conversion temporarily unavailable"). */
+  message?: string;
 };
 
-/** PLN fields any response or totals object may carry once the rate feature is on. */
+/** PLN beside a billed cost, at the rate it names (null fields: no rate, USD only). */
 export type PlnFields = {
   cost_pln?: number | null;
+  /** Exact integer grosz as text (1 PLN = 100 gr); preferred over `cost_pln` for display. */
+  cost_pln_grosz?: string | null;
   exchange_rate?: number | null;
   exchange_rate_date?: string | null;
+  exchange_rate_source?: string | null;
   exchange_rate_info?: ExchangeRateInfo | string | null;
   pln_available?: boolean;
 };
@@ -44,6 +53,7 @@ export type MonthTotals = Totals & {
   daily_average_cost: number;
   daily_average_cost_nano_usd: string;
   daily_average_cost_pln?: number | null;
+  daily_average_cost_pln_grosz?: string | null;
   monthly_limit_usd: number | null;
   limit_used_pct: number | null;
   last_updated: string | null;
@@ -58,8 +68,23 @@ export type UsageSummary = PlnFields & {
     today: DayTotals & { last_updated: string | null };
     this_month: MonthTotals;
     daily_history: DayTotals[];
+    exchange_rate_info?: ExchangeRateInfo;
   };
 };
+
+/** The caller's own share of their org (`GET usage/my-organization`'s `stats.me`). */
+export type MyTotals = {
+  user_id: string;
+  today: DayTotals & { last_updated: string | null };
+  this_month: Totals & {
+    month: string;
+    monthly_limit_usd: number | null;
+    limit_used_pct: number | null;
+    last_updated: string | null;
+  };
+};
+
+export type MyOrganizationUsage = UsageSummary & { stats: UsageSummary['stats'] & { me?: MyTotals } };
 
 export type Period = { from: string; to: string };
 
@@ -90,6 +115,28 @@ export type UsageByModel = PlnFields & {
   totals: Totals;
 };
 
+/** A day's NBP table A mid rate, as printed on a billing statement line. */
+export type StatutoryRate = { usd_pln: number; table_no: string; effective_date: string; source: string };
+
+/** The statement total in PLN: the exact sum of its day lines, or null with the days lacking a rate. */
+export type StatementPln = {
+  cost_pln: number | null;
+  cost_pln_grosz: string | null;
+  source: string;
+  rule: string;
+  complete: boolean;
+  days_without_rate: string[];
+};
+
+/** One day of an org's billing statement: billed cost in PLN at that day's table A rate. */
+export type BillingDay = Omit<Totals, keyof PlnFields> & {
+  date: string;
+  cost_pln: number | null;
+  cost_pln_grosz: string | null;
+  rate: StatutoryRate | null;
+  pln_unavailable_reason: string | null;
+};
+
 export type BillingRow = Totals & {
   client_org_id: string;
   client_name: string;
@@ -97,6 +144,8 @@ export type BillingRow = Totals & {
   markup_rate?: number;
   monthly_limit_usd: number | null;
   limit_used_pct: number | null;
+  statement_pln?: StatementPln;
+  days?: BillingDay[];
 };
 
 export type BillingSummary = PlnFields & {
@@ -105,7 +154,31 @@ export type BillingSummary = PlnFields & {
   period: Period;
   currency: string;
   clients: BillingRow[];
-  totals: Totals;
+  totals: Totals & { statement_pln?: StatementPln };
+};
+
+export type BillingCsvDialect = 'rfc4180' | 'pl';
+
+/** What reconciliation found: OpenRouter's figures against the ledger's (`GET usage-tracking/reconciliation`). */
+export type ReconciliationRow = {
+  client_org_id: string;
+  kind: 'key_daily' | 'key_monthly' | 'activity' | string;
+  period: string;
+  model: string | null;
+  openrouter_usd: number;
+  ledger_usd: number;
+  drift_usd: number;
+  drift_nano_usd: string;
+  openrouter_requests: number | null;
+  ledger_requests: number | null;
+  checked_at: string;
+};
+
+export type Reconciliation = {
+  success: boolean;
+  rows: ReconciliationRow[];
+  monthly_drift_usd: number;
+  monthly_drift_nano_usd: string;
 };
 
 export type Organization = {
@@ -163,6 +236,8 @@ export type InstanceSettings = {
   openrouter_usage_sync_interval: number;
   openrouter_usage_sync_days_back: number;
   updated_at: string | null;
+  /** The operator lets Open WebUI admins set markup on their orgs. */
+  admin_may_set_markup?: boolean;
   default_markup_rate?: number | string;
 };
 

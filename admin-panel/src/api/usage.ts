@@ -1,5 +1,14 @@
 import { apiFetch, apiJson, ORGS, query, type ApiConfig } from './client.js';
-import type { BillingSummary, ExportFormat, Period, UsageByModel, UsageByUser, UsageSummary } from './types.js';
+import type {
+  BillingCsvDialect,
+  BillingSummary,
+  ExportFormat,
+  MyOrganizationUsage,
+  Period,
+  UsageByModel,
+  UsageByUser,
+  UsageSummary,
+} from './types.js';
 
 export type PeriodQuery = { month?: string } & Partial<Period>;
 
@@ -13,8 +22,8 @@ export function getUsageSummary(config: ApiConfig, clientId?: string): Promise<U
   return apiJson(config, `${ORGS}/usage/summary${query({ client_id: clientId })}`);
 }
 
-/** Any signed-in user: the same figures for their own org. */
-export function getMyOrganizationUsage(config: ApiConfig): Promise<UsageSummary> {
+/** Any signed-in user: the same figures for their own org, plus their own (`stats.me`). */
+export function getMyOrganizationUsage(config: ApiConfig): Promise<MyOrganizationUsage> {
   return apiJson(config, `${ORGS}/usage/my-organization`);
 }
 
@@ -30,6 +39,27 @@ export function getBillingSummary(config: ApiConfig, month?: string): Promise<Bi
   return apiJson(config, `${ORGS}/usage/billing${query({ month })}`);
 }
 
+/** The month's billing statement as CSV (RFC 4180, or `pl` for Polish Excel). */
+export async function downloadBillingCsv(
+  config: ApiConfig,
+  month: string,
+  dialect: BillingCsvDialect,
+): Promise<{ blob: Blob; filename: string }> {
+  const response = await apiFetch(
+    config,
+    `${ORGS}/usage/billing${query({ month, format: 'csv', dialect: dialect === 'pl' ? 'pl' : undefined })}`,
+    { headers: { accept: 'text/csv' } },
+  );
+  return {
+    blob: await response.blob(),
+    filename: filenameOf(response, `mai-usage_billing_${month}${dialect === 'pl' ? '_pl' : ''}.csv`),
+  };
+}
+
+function filenameOf(response: Response, fallback: string): string {
+  return /filename="?([^";]+)"?/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? fallback;
+}
+
 export type ExportRequest = { format: ExportFormat; clientId?: string; from: string; to: string };
 
 /** The ledger rows of a period as a file; the Bearer header rules out a plain link. */
@@ -42,8 +72,6 @@ export async function downloadUsageExport(
     `${ORGS}/usage/export${query({ format: request.format, client_id: request.clientId, from: request.from, to: request.to })}`,
     { headers: { accept: request.format === 'csv' ? 'text/csv' : 'application/json' } },
   );
-  const disposition = response.headers.get('content-disposition') ?? '';
-  const filename =
-    /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? `mai-usage_${request.from}_${request.to}.${request.format}`;
+  const filename = filenameOf(response, `mai-usage_${request.from}_${request.to}.${request.format}`);
   return { blob: await response.blob(), filename };
 }

@@ -51,14 +51,23 @@ const plnSmallFormat = new Intl.NumberFormat('pl-PL', {
   maximumFractionDigits: 6,
 });
 
-/** PLN the Polish way: "50,00 zł"; six decimals below one grosz, like USD. */
-export function formatPln(value: number | null | undefined): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+/**
+ * PLN the Polish way: "50,00 zł"; six decimals below one grosz, like USD. Takes exact decimal
+ * text ("50.15", from the API's grosz) or a number.
+ */
+export function formatPln(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  if (typeof value === 'string') {
+    if (!/^-?\d+(\.\d+)?$/.test(value)) return '—';
+    // Intl formats decimal strings exactly (no float in between).
+    return plnFormat.format(value as unknown as number);
+  }
+  if (!Number.isFinite(value)) return '—';
   return Math.abs(value) > 0 && Math.abs(value) < 0.01 ? plnSmallFormat.format(value) : plnFormat.format(value);
 }
 
 /** "$12.50 (50,00 zł)" when a PLN figure is present, else the USD alone. */
-export function formatUsdWithPln(nano: string | undefined, pln: number | null | undefined): string {
+export function formatUsdWithPln(nano: string | undefined, pln: string | number | null | undefined): string {
   const usd = formatUsdNano(nano);
   return pln === null || pln === undefined ? usd : `${usd} (${formatPln(pln)})`;
 }

@@ -28,3 +28,35 @@ export function intParam(value: bigint): string {
 export function toBool(value: unknown): boolean {
   return value === true || value === 1 || value === '1' || value === 't';
 }
+
+/**
+ * A query's rows as column-keyed objects, fetched as ONE JSON value: the sqlite3 driver's cost is
+ * per value it hands over (rows × columns), which dominates large reads such as exports. Integers
+ * come back as JSON numbers, exact below 2^53 (9 million USD in nano-USD per value).
+ */
+export async function selectRowsAsJson(
+  db: Db,
+  columns: readonly string[],
+  query: Knex.QueryBuilder,
+): Promise<Record<string, unknown>[]> {
+  const placeholders = columns.map(() => '??').join(', ');
+  const sql = isPostgres(db)
+    ? `SELECT COALESCE(json_agg(json_build_array(${placeholders})), '[]'::json) AS page FROM (?) AS page_rows`
+    : `SELECT json_group_array(json_array(${placeholders})) AS page FROM (?) AS page_rows`;
+  const result: unknown = await db.raw(sql, [...columns, query]);
+  const row = (isPostgres(db) ? (result as { rows: { page: unknown }[] }).rows : (result as { page: unknown }[]))[0];
+  const page = (typeof row?.page === 'string' ? JSON.parse(row.page) : (row?.page ?? [])) as unknown[][];
+  return page.map((values) => Object.fromEntries(columns.map((column, i) => [column, values[i]])));
+}
+
+/**
+ * Whether an error says the schema is not what the query expected (a table or column missing):
+ * SQLite words it in the message, PostgreSQL gives SQLSTATE 42P01 (undefined table) or 42703
+ * (undefined column). The ledger then stores usage through its backlog instead of failing.
+ */
+export function isSchemaError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === '42P01' || code === '42703') return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /no such table|no such column|has no column named/i.test(message);
+}

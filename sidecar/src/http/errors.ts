@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
+import { requestIdOf } from './request-log.js';
 
 /** The one error type the app throws on purpose; anything else is a 500 and gets logged. */
 export class AppError extends Error {
@@ -51,7 +52,8 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
       return send(parserError.status, 'bad_request', parserError.message);
     }
-    logger.error({ err: error, reqId: req.id }, 'unhandled error');
-    return send(500, 'internal_error', `internal error (request id ${String(req.id)})`);
+    const requestId = requestIdOf(res);
+    logger.error({ err: error, reqId: requestId, method: req.method, url: req.originalUrl }, 'unhandled error');
+    return send(500, 'internal_error', `internal error (request id ${requestId ?? 'unknown'})`);
   };
 }

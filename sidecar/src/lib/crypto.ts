@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
 /** AES-256-GCM; the stored text is `v1.<iv>.<tag>.<ciphertext>`, each part base64url. */
 export function encryptSecret(plaintext: string, key: Buffer): string {
@@ -21,13 +21,6 @@ export function decryptSecret(stored: string, key: Buffer): string {
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-/** Constant-time comparison that does not leak the length either (both sides are hashed). */
-export function tokensEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 /** The most of a key we ever show: `sk-or-v1-abc…xyz`. */

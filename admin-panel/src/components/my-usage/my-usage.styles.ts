@@ -4,6 +4,9 @@ export const myUsageStyles = css`
   .cards {
     grid-template-columns: repeat(2, minmax(0, 1fr));
   }
+  section + section {
+    margin-top: 0.5rem;
+  }
   @container (max-width: 400px) {
     .cards {
       grid-template-columns: minmax(0, 1fr);

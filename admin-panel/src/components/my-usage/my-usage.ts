@@ -1,9 +1,10 @@
 import { Task, TaskStatus } from '@lit/task';
 import { html, LitElement, nothing } from 'lit';
 import { ApiError, type ApiConfig } from '../../api/client.js';
+import type { MyTotals } from '../../api/types.js';
 import { getMyOrganizationUsage } from '../../api/usage.js';
 import { define } from '../../lib/define.js';
-import { formatCount, formatTime, formatUsdWithPln } from '../../lib/format.js';
+import { formatCount, formatPercent, formatTime, formatUsdNumber, formatUsdWithPln } from '../../lib/format.js';
 import { requestsLabel, t, type Lang } from '../../lib/i18n.js';
 import { pageStyles } from '../../lib/page.styles.js';
 import { plnOf, rateOf } from '../../lib/pln.js';
@@ -13,7 +14,7 @@ import '../rate-note/rate-note.js';
 import '../stat-card/stat-card.js';
 import { myUsageStyles } from './my-usage.styles.js';
 
-/** An employee's "My usage": their organization's today and month, in USD and PLN. */
+/** An employee's "My usage": their own and their organization's today and month, in USD and PLN. */
 export class MaiMyUsage extends LitElement {
   static override styles = [themeTokens, controls, pageStyles, myUsageStyles];
 
@@ -97,45 +98,76 @@ export class MaiMyUsage extends LitElement {
       return html`${header}
         <p class=${error ? 'notice' : 'muted'} role="status" data-testid=${error ? 'error' : 'loading'}>${text}</p>`;
     }
-    const { today, this_month: month } = summary.stats;
-    return html`${header}
-      <p>${t(lang, 'yourOrganization')}: <strong data-testid="org-name">${summary.client_name}</strong></p>
-      ${error ? html`<p class="notice" role="status">${t(lang, 'serviceDown')}</p>` : nothing}
-      <h3>${t(lang, 'today')}</h3>
+    const { today, this_month: month, me } = summary.stats;
+    return html`${header} ${error ? html`<p class="notice" role="status">${t(lang, 'serviceDown')}</p>` : nothing}
+      ${me ? this.renderMine(me) : nothing}
+      <section aria-labelledby="org-heading">
+        <h3 id="org-heading">
+          ${t(lang, 'yourOrganization')}: <strong data-testid="org-name">${summary.client_name}</strong>
+        </h3>
+        <div class="cards">
+          <mai-stat-card
+            live
+            live-label=${t(lang, 'live')}
+            data-card="today-tokens"
+            label=${t(lang, 'todayTokens')}
+            value=${formatCount(today.tokens, lang)}
+            detail=${requestsLabel(lang, today.requests, formatCount(today.requests, lang))}
+          ></mai-stat-card>
+          <mai-stat-card
+            live
+            live-label=${t(lang, 'live')}
+            data-card="today-cost"
+            label=${t(lang, 'todayCost')}
+            value=${formatUsdWithPln(today.cost_nano_usd, plnOf(today))}
+            detail=${t(lang, 'withMarkup')}
+          ></mai-stat-card>
+          <mai-stat-card
+            data-card="month-tokens"
+            label=${t(lang, 'tokensMonth')}
+            value=${formatCount(month.tokens, lang)}
+            detail=${requestsLabel(lang, month.requests, formatCount(month.requests, lang))}
+          ></mai-stat-card>
+          <mai-stat-card
+            data-card="month-total"
+            label=${t(lang, 'monthTotal')}
+            value=${formatUsdWithPln(month.cost_nano_usd, plnOf(month))}
+            detail=${t(lang, 'withMarkup')}
+          ></mai-stat-card>
+        </div>
+      </section>
+      <mai-rate-note lang=${lang} .rate=${rateOf(summary.stats, today, month)}></mai-rate-note>`;
+  }
+
+  /** The caller's own today and month: part of the organization's figures below. */
+  private renderMine(me: MyTotals) {
+    const lang = this.lang;
+    const usage = (totals: { tokens: number; requests: number }) =>
+      `${formatCount(totals.tokens, lang)} ${t(lang, 'tokens').toLowerCase()} · ${requestsLabel(lang, totals.requests, formatCount(totals.requests, lang))}`;
+    const month = me.this_month;
+    const limit =
+      month.monthly_limit_usd === null
+        ? ''
+        : ` · ${t(lang, 'yourLimit', { pct: formatPercent(month.limit_used_pct, lang), limit: formatUsdNumber(month.monthly_limit_usd) })}`;
+    return html`<section aria-labelledby="me-heading">
+      <h3 id="me-heading">${t(lang, 'yourUsage')}</h3>
       <div class="cards">
         <mai-stat-card
           live
           live-label=${t(lang, 'live')}
-          data-card="today-tokens"
-          label=${t(lang, 'todayTokens')}
-          value=${formatCount(today.tokens, lang)}
-          detail=${requestsLabel(lang, today.requests, formatCount(today.requests, lang))}
+          data-card="me-today"
+          label=${t(lang, 'today')}
+          value=${formatUsdWithPln(me.today.cost_nano_usd, plnOf(me.today))}
+          detail=${usage(me.today)}
         ></mai-stat-card>
         <mai-stat-card
-          live
-          live-label=${t(lang, 'live')}
-          data-card="today-cost"
-          label=${t(lang, 'todayCost')}
-          value=${formatUsdWithPln(today.cost_nano_usd, plnOf(today))}
-          detail=${t(lang, 'withMarkup')}
-        ></mai-stat-card>
-      </div>
-      <h3>${t(lang, 'thisMonth')}</h3>
-      <div class="cards">
-        <mai-stat-card
-          data-card="month-tokens"
-          label=${t(lang, 'tokensMonth')}
-          value=${formatCount(month.tokens, lang)}
-          detail=${requestsLabel(lang, month.requests, formatCount(month.requests, lang))}
-        ></mai-stat-card>
-        <mai-stat-card
-          data-card="month-total"
-          label=${t(lang, 'monthTotal')}
+          data-card="me-month"
+          label=${t(lang, 'thisMonth')}
           value=${formatUsdWithPln(month.cost_nano_usd, plnOf(month))}
-          detail=${t(lang, 'withMarkup')}
+          detail="${usage(month)}${limit}"
         ></mai-stat-card>
       </div>
-      <mai-rate-note lang=${lang} .rate=${rateOf(summary, today, month)}></mai-rate-note>`;
+    </section>`;
   }
 }
 

@@ -34,4 +34,23 @@ export const operatorPageStyles = css`
   .totals {
     margin-top: 0.8rem;
   }
+  .downloads {
+    margin-top: 0.6rem;
+  }
+  section {
+    margin-top: 1.5rem;
+  }
+  details {
+    margin: 0.4rem 0;
+    border: 1px solid var(--mai-border);
+    border-radius: var(--mai-radius);
+    padding: 0.4rem 0.7rem;
+  }
+  summary {
+    cursor: pointer;
+    font-variant-numeric: tabular-nums;
+  }
+  details[open] summary {
+    margin-bottom: 0.4rem;
+  }
 `;

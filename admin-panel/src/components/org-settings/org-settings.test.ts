@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seriousA11yViolations, textOf } from '../../../test-support/browser.js';
 import { NOW, seedEvents } from '../../../test-support/fixtures.js';
-import { ADMIN_OWUI_TOKEN, mountElement, startPanelEnv, type PanelEnv } from '../../../test-support/panel-env.js';
+import {
+  ADMIN_OWUI_TOKEN,
+  ADMIN_TOKEN,
+  mountElement,
+  startPanelEnv,
+  type PanelEnv,
+} from '../../../test-support/panel-env.js';
 
 describe('<mai-org-settings> managing an organization through the real API', () => {
   let env: PanelEnv;
@@ -66,6 +72,53 @@ describe('<mai-org-settings> managing an organization through the real API', () 
     const mappings = (await env.test.as(ADMIN_OWUI_TOKEN).get('/api/v1/client-organizations/user-mappings')).body
       .mappings;
     expect(mappings.map((m: { user_id: string }) => m.user_id)).not.toContain('user-9');
+    await page.context().close();
+  });
+
+  it('makes the markup editable for the admin once the operator allows it (admin_may_set_markup)', async () => {
+    await env.test
+      .as(ADMIN_TOKEN)
+      .post('/api/v1/client-organizations/settings')
+      .send({ admin_may_set_markup: true })
+      .expect(200);
+    const page = await env.openHostPage();
+    await mountElement(page, 'mai-org-settings', {
+      'api-base': env.sidecarUrl,
+      token: ADMIN_OWUI_TOKEN,
+      'org-id': orgId,
+    });
+    const markup = page.getByLabel('Markup');
+    await markup.waitFor();
+    expect(await markup.inputValue()).toBe('1.3');
+    // Keyboard only: focus the field, type the new markup, submit with Enter.
+    await markup.focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('1.45');
+    await page.keyboard.press('Enter');
+    await page.locator('mai-org-settings .status').waitFor();
+    const asOperator = (await env.test.as(ADMIN_TOKEN).get(`/api/v1/client-organizations/clients/${orgId}`)).body;
+    expect(asOperator.markup_rate).toBe(1.45);
+    expect(await page.getByLabel('Markup').inputValue()).toBe('1.45');
+    expect(await seriousA11yViolations(page, 'mai-org-settings')).toEqual([]);
+
+    // Switched off while the form is open: saving the limit still works (an unchanged markup is
+    // not resent), and after the save the markup is read-only.
+    await env.test
+      .as(ADMIN_TOKEN)
+      .post('/api/v1/client-organizations/settings')
+      .send({ admin_may_set_markup: false })
+      .expect(200);
+    await page.locator('mai-org-settings .status').evaluate((el) => el.remove());
+    await page.locator('form[data-form="org"] input[name="monthly_limit_usd"]').fill('300');
+    await page.locator('form[data-form="org"] button[type="submit"]').click();
+    await page.locator('mai-org-settings .status').waitFor();
+    expect((await env.test.as(ADMIN_TOKEN).get(`/api/v1/client-organizations/clients/${orgId}`)).body).toMatchObject({
+      monthly_limit_usd: 300,
+      markup_rate: 1.45,
+    });
+    await page.locator('form[data-form="org"] p.muted').waitFor();
+    expect(await page.locator('input[name="markup_rate"]').count()).toBe(0);
+    expect(await textOf(page.locator('form[data-form="org"] p.muted'))).toBe('Markup: Set by your provider');
     await page.context().close();
   });
 });

@@ -16,8 +16,8 @@ const text = (data: FormData, name: string): string => String(data.get(name) ?? 
 
 /**
  * Manages one organization: monthly limit, billing contact, the OpenRouter key (set or rotate,
- * only ever shown masked), markup when the caller may see it, and user mappings with per-user
- * limits. Fires `mai-org-changed` after a save so the dashboard re-reads its figures.
+ * only ever shown masked), markup when the caller may see it (the operator, or an Open WebUI
+ * admin the operator allows: `admin_may_set_markup`), and user mappings with per-user limits. Fires `mai-org-changed` after a save so the dashboard re-reads its figures.
  */
 export class MaiOrgSettings extends LitElement {
   static override styles = [controls, orgSettingsStyles];
@@ -90,7 +90,11 @@ export class MaiOrgSettings extends LitElement {
       billing_contact_name: text(data, 'billing_contact_name') || null,
       billing_contact_email: text(data, 'billing_contact_email') || null,
     };
-    if (org.markup_rate !== undefined && data.has('markup_rate')) changes.markup_rate = text(data, 'markup_rate');
+    // Markup only when changed: an admin may set it only while the operator allows it.
+    const markup = text(data, 'markup_rate');
+    if (org.markup_rate !== undefined && data.has('markup_rate') && markup !== String(org.markup_rate)) {
+      changes.markup_rate = markup;
+    }
     void this.run(() => updateClient(this.config(), org.id, changes));
   }
 

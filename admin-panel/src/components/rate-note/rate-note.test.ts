@@ -24,5 +24,16 @@ describe('<mai-rate-note>', () => {
     expect(await textOf(c.page.locator('mai-rate-note span'))).toBe(
       'NBP rate: 1 USD = 3.9876 PLN (054/C/NBP/2026), as of 2026-03-19',
     );
+    await c.page.evaluate(async () => {
+      const note = document.querySelector('mai-rate-note') as HTMLElement & {
+        rate: unknown;
+        updateComplete: Promise<unknown>;
+      };
+      note.rate = { rate: 3.9876, date: '2026-03-19', table: '054/C/NBP/2026', stale: true };
+      await note.updateComplete;
+    });
+    expect(await textOf(c.page.locator('mai-rate-note [data-testid="rate-stale"]'))).toBe(
+      '(last stored rate: NBP could not be reached just now)',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { html, LitElement } from 'lit';
+import { html, LitElement, nothing } from 'lit';
 import { define } from '../../lib/define.js';
 import { formatRate } from '../../lib/format.js';
 import { t, type Lang } from '../../lib/i18n.js';
@@ -33,7 +33,9 @@ export class MaiRateNote extends LitElement {
     }
     return html`<span data-testid="nbp-rate"
       >${t(this.lang, 'nbpRate')}: 1 USD = ${formatRate(rate.rate)}
-      PLN${rate.table ? ` (${rate.table})` : ''}${rate.date ? `, ${t(this.lang, 'rateAsOf')} ${rate.date}` : ''}</span
+      PLN${rate.table ? ` (${rate.table})` : ''}${rate.date ? `, ${t(this.lang, 'rateAsOf')} ${rate.date}` : ''}${
+        rate.stale ? html` <span class="stale" data-testid="rate-stale">(${t(this.lang, 'rateStale')})</span>` : nothing
+      }</span
     >`;
   }
 }

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seriousA11yViolations, textOf } from '../../../test-support/browser.js';
 import { REPO_ROOT } from '../../../test-support/build.js';
-import { expected, NOW, seedEvents } from '../../../test-support/fixtures.js';
+import { expected, NOW, plnText, seedEvents } from '../../../test-support/fixtures.js';
 import { ADMIN_OWUI_TOKEN, mountElement, startPanelEnv, type PanelEnv } from '../../../test-support/panel-env.js';
 import { completionEvent } from '../../../../sidecar/src/test-support/harness.js';
 
@@ -192,5 +192,41 @@ describe('<mai-usage-dashboard> against a real sidecar, in Chromium', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone-dark.png'), fullPage: true });
     expect(await seriousA11yViolations(page, 'mai-usage-dashboard')).toEqual([]);
+  });
+});
+
+describe('<mai-usage-dashboard> with NBP rates (the fake NBP), in Chromium', () => {
+  let env: PanelEnv;
+
+  beforeAll(async () => {
+    env = await startPanelEnv({ now: NOW, nbp: true });
+    await env.ingest(seedEvents);
+  });
+
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  it('shows PLN beside USD on cards and in tables, with the NBP rate, table and date', async () => {
+    const rate = env.nbp!.table('C', '2026-03-20')!;
+    const page = await env.openHostPage();
+    await mountElement(page, 'mai-usage-dashboard', { 'api-base': env.sidecarUrl, token: ADMIN_OWUI_TOKEN });
+    await page.locator('mai-stat-card[data-card="month-total"]').waitFor();
+    const card = (name: string) => textOf(page.locator(`mai-stat-card[data-card="${name}"] [data-testid="value"]`));
+    expect(await card('today-cost')).toBe(`$0.002002 (${plnText(2_002_000n, rate.ask!)})`);
+    expect(await card('month-total')).toBe(`$9.75 (${plnText(9_752_002_000n, rate.ask!)})`);
+    // The daily average is its own exact figure: 9.752002 / 20 days, to the nano-USD, then to PLN.
+    expect(await card('daily-average')).toBe(`$0.49 (${plnText(487_600_100n, rate.ask!)})`);
+    expect(await textOf(page.locator('mai-usage-dashboard [data-testid="nbp-rate"]'))).toBe(
+      `NBP rate: 1 USD = ${rate.ask} PLN (${rate.no}), as of 2026-03-20`,
+    );
+    await page.locator('mai-tabs [role="tab"]', { hasText: 'By User' }).click();
+    const rows = page.locator('mai-data-table[data-testid="by-user"] tbody tr');
+    await rows.first().waitFor();
+    expect(await textOf(rows.nth(0))).toContain(`$6.50 (${plnText(6_500_000_000n, rate.ask!)})`);
+    expect(await textOf(page.locator('mai-data-table[data-testid="by-user"] tfoot'))).toContain(
+      `$9.75 (${plnText(9_752_002_000n, rate.ask!)})`,
+    );
+    await page.context().close();
   });
 });

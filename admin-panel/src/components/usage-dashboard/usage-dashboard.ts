@@ -9,7 +9,7 @@ import { saveBlob } from '../../lib/download.js';
 import { formatCount, formatPercent, formatTime, formatUsdNano, formatUsdWithPln } from '../../lib/format.js';
 import { requestsLabel, t, type Lang } from '../../lib/i18n.js';
 import { pageStyles } from '../../lib/page.styles.js';
-import { plnOf, rateOf } from '../../lib/pln.js';
+import { plnAmountOf, plnOf, rateOf } from '../../lib/pln.js';
 import { RefreshController } from '../../lib/refresh-controller.js';
 import { controls, themeTokens } from '../../lib/theme.styles.js';
 import type { TableColumn } from '../data-table/data-table.js';
@@ -173,7 +173,10 @@ export class MaiUsageDashboard extends LitElement {
       <mai-stat-card
         data-card="daily-average"
         label=${t(lang, 'dailyAverage')}
-        value=${formatUsdWithPln(month.daily_average_cost_nano_usd, month.daily_average_cost_pln ?? undefined)}
+        value=${formatUsdWithPln(
+          month.daily_average_cost_nano_usd,
+          plnAmountOf(month.daily_average_cost_pln_grosz, month.daily_average_cost_pln),
+        )}
         detail="${t(lang, 'activeDays')}: ${month.days_active}/${month.days_elapsed}"
       ></mai-stat-card>
     </div>`;
@@ -418,7 +421,7 @@ export class MaiUsageDashboard extends LitElement {
         .limitUsd=${month.monthly_limit_usd}
       ></mai-limit-banner>
       ${this.renderCards(summary)}
-      <mai-rate-note lang=${lang} .rate=${rateOf(summary, summary.stats.today, month)}></mai-rate-note>
+      <mai-rate-note lang=${lang} .rate=${rateOf(summary.stats, summary.stats.today, month)}></mai-rate-note>
       <mai-tabs label=${t(lang, 'usage')} .tabs=${tabs} selected=${this.tab} @mai-tab-change=${this.onTabChange}>
         ${this.renderTab(summary)}
       </mai-tabs>`;

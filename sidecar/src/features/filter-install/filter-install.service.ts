@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 
 export const FILTER_ID = 'mai_usage';
 
-type FunctionState = { id: string; is_active: boolean; is_global: boolean };
+type FunctionState = { id: string; is_active: boolean; is_global: boolean; content?: string };
 
 export class FilterInstallError extends Error {}
 
@@ -39,7 +39,12 @@ export type InstallOptions = {
   logger?: Logger;
 };
 
-export type InstallResult = { id: string; action: 'created' | 'updated'; toggled: string[]; valves: string[] };
+export type InstallResult = {
+  id: string;
+  action: 'created' | 'updated' | 'unchanged';
+  toggled: string[];
+  valves: string[];
+};
 
 export async function installFilter(options: InstallOptions): Promise<InstallResult> {
   const id = options.id ?? FILTER_ID;
@@ -83,7 +88,10 @@ export async function installFilter(options: InstallOptions): Promise<InstallRes
     throw new FilterInstallError('OPENWEBUI_ADMIN_API_KEY must belong to an Open WebUI admin');
   }
   const existing = await call<FunctionState>('GET', `/functions/id/${id}`);
-  await call('POST', existing ? `/functions/id/${id}/update` : '/functions/create', form);
+  // Saving code makes Open WebUI load a new Filter instance, which has no valves until its next
+  // chat (so, for instance, it replays no spool until then): save only when the code changed.
+  const action = !existing ? 'created' : existing.content === form.content ? 'unchanged' : 'updated';
+  if (action !== 'unchanged') await call('POST', existing ? `/functions/id/${id}/update` : '/functions/create', form);
   const state = await call<FunctionState>('GET', `/functions/id/${id}`);
   if (!state) throw new FilterInstallError(`function ${id} is missing right after it was saved`);
   const toggled: string[] = [];
@@ -104,7 +112,7 @@ export async function installFilter(options: InstallOptions): Promise<InstallRes
   }
   const result: InstallResult = {
     id,
-    action: existing ? 'updated' : 'created',
+    action,
     toggled,
     valves: Object.keys(options.valves),
   };

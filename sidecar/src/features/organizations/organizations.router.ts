@@ -7,7 +7,7 @@ import {
   changeOrganization,
   createOrganization,
   deactivateOrganization,
-  organizationView,
+  organizationViewer,
   requireVisibleOrganization,
   rotateOrganizationKey,
   visibleOrganizations,
@@ -22,39 +22,46 @@ export function createOrganizationsRouter(deps: AppDeps): Router {
 
   router.get('/clients', manage, async (req, res) => {
     const principal = principalOf(res);
-    const orgs = await visibleOrganizations(orgContext(deps, req), principal);
-    res.json({ clients: orgs.map((org) => organizationView(org, principal)), total: orgs.length });
+    const ctx = orgContext(deps, req);
+    const orgs = await visibleOrganizations(ctx, principal);
+    const view = await organizationViewer(ctx, principal);
+    res.json({ clients: orgs.map(view), total: orgs.length });
   });
 
   router.get('/clients/:id', manage, async (req, res) => {
     const principal = principalOf(res);
-    const org = await requireVisibleOrganization(orgContext(deps, req), principal, idParam.parse(req.params).id);
-    res.json(organizationView(org, principal));
+    const ctx = orgContext(deps, req);
+    const org = await requireVisibleOrganization(ctx, principal, idParam.parse(req.params).id);
+    res.json((await organizationViewer(ctx, principal))(org));
   });
 
   router.post('/clients', manage, async (req, res) => {
     const principal = principalOf(res);
-    const org = await createOrganization(orgContext(deps, req), principal, createOrganizationBody.parse(req.body));
-    res.status(201).json(organizationView(org, principal));
+    const ctx = orgContext(deps, req);
+    const org = await createOrganization(ctx, principal, createOrganizationBody.parse(req.body));
+    res.status(201).json((await organizationViewer(ctx, principal))(org));
   });
 
   router.patch('/clients/:id', manage, async (req, res) => {
     const principal = principalOf(res);
+    const ctx = orgContext(deps, req);
     const { id } = idParam.parse(req.params);
-    const org = await changeOrganization(orgContext(deps, req), principal, id, updateOrganizationBody.parse(req.body));
-    res.json(organizationView(org, principal));
+    const org = await changeOrganization(ctx, principal, id, updateOrganizationBody.parse(req.body));
+    res.json((await organizationViewer(ctx, principal))(org));
   });
 
   router.post('/clients/:id/rotate-key', manage, async (req, res) => {
     const principal = principalOf(res);
-    const org = await rotateOrganizationKey(orgContext(deps, req), principal, idParam.parse(req.params).id);
-    res.json(organizationView(org, principal));
+    const ctx = orgContext(deps, req);
+    const org = await rotateOrganizationKey(ctx, principal, idParam.parse(req.params).id);
+    res.json((await organizationViewer(ctx, principal))(org));
   });
 
   router.delete('/clients/:id', manage, async (req, res) => {
     const principal = principalOf(res);
-    const org = await deactivateOrganization(orgContext(deps, req), principal, idParam.parse(req.params).id);
-    res.json({ success: true, client: organizationView(org, principal) });
+    const ctx = orgContext(deps, req);
+    const org = await deactivateOrganization(ctx, principal, idParam.parse(req.params).id);
+    res.json({ success: true, client: (await organizationViewer(ctx, principal))(org) });
   });
 
   return router;

@@ -5,6 +5,7 @@ import type { Principal } from '../../http/auth.js';
 import { encryptSecret, maskKey, sha256Hex } from '../../lib/crypto.js';
 import { formatMarkupRate, nanoToUsdNumber } from '../../lib/money.js';
 import { actorOf, recordAudit } from '../audit/audit.store.js';
+import { readGlobalSettings } from '../settings/settings.store.js';
 import {
   deleteProvisionedKey,
   provisionKey,
@@ -121,11 +122,25 @@ async function assertKeyUnused(ctx: OrgContext, keySha256: string | null, orgId:
   }
 }
 
-/** Markup and tenant placement are the reseller's decisions, not the client admin's. */
-function assertOperatorOnlyFields(principal: Principal, body: { markup_rate?: unknown; instance_id?: unknown }) {
+/** An Open WebUI admin may see and set its orgs' markup only when the operator allows it. */
+async function adminMaySetMarkup(ctx: OrgContext, principal: Principal): Promise<boolean> {
+  return principal.kind === 'admin' && (await readGlobalSettings(ctx.db)).adminMaySetMarkup;
+}
+
+/**
+ * Tenant placement is the reseller's decision, and so is markup unless the operator has turned
+ * on `admin_may_set_markup` (then an admin may set it on the orgs it can see: its instance's).
+ */
+async function assertOperatorOnlyFields(
+  ctx: OrgContext,
+  principal: Principal,
+  body: { markup_rate?: unknown; instance_id?: unknown },
+) {
   if (principal.kind === 'operator') return;
-  if (body.markup_rate !== undefined) throw forbidden('markup_rate can only be set by the operator');
   if (body.instance_id !== undefined) throw forbidden('instance_id can only be set by the operator');
+  if (body.markup_rate !== undefined && !(await adminMaySetMarkup(ctx, principal))) {
+    throw forbidden('markup_rate can only be set by the operator');
+  }
 }
 
 export async function createOrganization(
@@ -133,7 +148,7 @@ export async function createOrganization(
   principal: Principal,
   body: CreateOrganizationBody,
 ): Promise<Organization> {
-  assertOperatorOnlyFields(principal, body);
+  await assertOperatorOnlyFields(ctx, principal, body);
   if (body.provision_openrouter_key && body.openrouter_api_key) {
     throw badRequest('provision_openrouter_key: give either openrouter_api_key or provision_openrouter_key, not both');
   }
@@ -183,7 +198,7 @@ export async function changeOrganization(
   id: string,
   body: UpdateOrganizationBody,
 ): Promise<Organization> {
-  assertOperatorOnlyFields(principal, body);
+  await assertOperatorOnlyFields(ctx, principal, body);
   const org = await requireVisibleOrganization(ctx, principal, id);
   const at = ctx.now().toISOString();
   const changes: Partial<Organization> = {
@@ -252,8 +267,20 @@ export async function deactivateOrganization(ctx: OrgContext, principal: Princip
   return changeOrganization(ctx, principal, id, { is_active: false });
 }
 
-/** The JSON of an org; markup and key details only for the operator. */
-export function organizationView(org: Organization, principal: Principal) {
+/** The view for this caller, with the setting it depends on read once per request. */
+export async function organizationViewer(
+  ctx: OrgContext,
+  principal: Principal,
+): Promise<(org: Organization) => ReturnType<typeof organizationView>> {
+  const markupVisible = await adminMaySetMarkup(ctx, principal);
+  return (org) => organizationView(org, principal, { markupVisible });
+}
+
+/**
+ * The JSON of an org; instance and markup only for the operator, and markup also for an admin
+ * allowed to set it (`markupVisible`).
+ */
+export function organizationView(org: Organization, principal: Principal, options: { markupVisible?: boolean } = {}) {
   return {
     id: org.id,
     name: org.name,
@@ -267,8 +294,9 @@ export function organizationView(org: Organization, principal: Principal) {
     openrouter_key_label: org.openRouterKeyLabel,
     created_at: org.createdAt,
     updated_at: org.updatedAt,
-    ...(principal.kind === 'operator'
-      ? { instance_id: org.instanceId, markup_rate: Number(formatMarkupRate(org.markupRatePpm)) }
+    ...(principal.kind === 'operator' ? { instance_id: org.instanceId } : {}),
+    ...(principal.kind === 'operator' || options.markupVisible
+      ? { markup_rate: Number(formatMarkupRate(org.markupRatePpm)) }
       : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { AppDeps } from '../../deps.js';
 import { allow, principalOf } from '../../http/auth.js';
+import { requestIdOf } from '../../http/request-log.js';
 import { updateSettingsBody } from './settings.schema.js';
 
 /** Global (reseller-wide) settings: admins read them, only the operator changes them. */
@@ -13,11 +14,7 @@ export function createSettingsRouter(deps: AppDeps): Router {
 
   router.post('/settings', allow('operator'), async (req, res) => {
     const principal = principalOf(res);
-    await deps.settings.update(
-      principal,
-      updateSettingsBody.parse(req.body),
-      req.id === undefined ? null : String(req.id),
-    );
+    await deps.settings.update(principal, updateSettingsBody.parse(req.body), requestIdOf(res));
     res.json(await deps.settings.view(principal));
   });
 

@@ -5,6 +5,7 @@ export const updateSettingsBody = z
   .object({
     default_markup_rate: markupRate,
     billing_currency: z.enum(['USD']),
+    admin_may_set_markup: z.boolean(),
     openrouter_provisioning_key: z.string().trim().min(20, 'must be an OpenRouter key').max(500).nullable(),
   })
   .partial()

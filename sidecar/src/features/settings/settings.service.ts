@@ -56,6 +56,7 @@ export function createSettings(deps: { db: Knex; config: Config; now: () => Date
         instance_id: deps.config.instanceId,
         openrouter_usage_sync_interval: deps.config.openRouter.syncIntervalSeconds,
         openrouter_usage_sync_days_back: deps.config.openRouter.syncDaysBack,
+        admin_may_set_markup: stored.adminMaySetMarkup,
         ...(principal.kind === 'operator'
           ? {
               default_markup_rate: Number(formatMarkupRate(await defaultMarkupRatePpm())),
@@ -75,6 +76,7 @@ export function createSettings(deps: { db: Knex; config: Config; now: () => Date
           {
             defaultMarkupRatePpm: body.default_markup_rate,
             billingCurrency: body.billing_currency,
+            adminMaySetMarkup: body.admin_may_set_markup,
             ...(key === undefined
               ? {}
               : {
@@ -95,6 +97,7 @@ export function createSettings(deps: { db: Knex; config: Config; now: () => Date
               default_markup_rate:
                 body.default_markup_rate === undefined ? undefined : formatMarkupRate(body.default_markup_rate),
               billing_currency: body.billing_currency,
+              admin_may_set_markup: body.admin_may_set_markup,
               openrouter_provisioning_key: key === undefined ? undefined : key === null ? null : maskKey(key),
             },
             requestId,

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/dialect.js';
-import { intParam } from '../../db/dialect.js';
+import { intParam, toBool } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
 
 export type GlobalSettings = {
@@ -7,6 +7,8 @@ export type GlobalSettings = {
   provisioningKeyLabel: string | null;
   defaultMarkupRatePpm: bigint | null;
   billingCurrency: string | null;
+  /** The operator lets Open WebUI admins set markup_rate on their instance's orgs. */
+  adminMaySetMarkup: boolean;
   updatedAt: string | null;
 };
 
@@ -18,6 +20,7 @@ function rowToGlobalSettings(row: Record<string, unknown> | undefined): GlobalSe
     provisioningKeyLabel: (row?.openrouter_provisioning_key_label as string | null) ?? null,
     defaultMarkupRatePpm: row?.default_markup_rate_ppm == null ? null : toBigInt(row.default_markup_rate_ppm),
     billingCurrency: (row?.billing_currency as string | null) ?? null,
+    adminMaySetMarkup: toBool(row?.admin_may_set_markup),
     updatedAt: (row?.updated_at as string | null) ?? null,
   };
 }
@@ -40,6 +43,7 @@ export async function writeGlobalSettings(
     row.default_markup_rate_ppm = changes.defaultMarkupRatePpm === null ? null : intParam(changes.defaultMarkupRatePpm);
   }
   if (changes.billingCurrency !== undefined) row.billing_currency = changes.billingCurrency;
+  if (changes.adminMaySetMarkup !== undefined) row.admin_may_set_markup = changes.adminMaySetMarkup;
   const { id: _id, ...update } = row;
   await db('global_settings').insert(row).onConflict('id').merge(update);
 }

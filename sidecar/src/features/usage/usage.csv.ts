@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
 import type { Principal } from '../../http/auth.js';
 import { formatMarkupRate, nanoToUsdString } from '../../lib/money.js';
 import { formatPln, formatRate } from '../exchange-rates/pln.js';
@@ -116,11 +115,23 @@ export function billingStatementCsv(statement: BillingStatement, principal: Prin
     incomplete(statement.daysWithoutRate),
   ]);
 
-  return stringify(records, {
-    header: true,
-    columns,
-    delimiter: dialect === 'pl' ? ';' : ',',
-    record_delimiter: 'windows',
-    bom: dialect === 'pl',
-  });
+  const delimiter = dialect === 'pl' ? ';' : ',';
+  // The BOM tells Polish Excel the file is UTF-8.
+  return (dialect === 'pl' ? '\uFEFF' : '') + [columns, ...records].map((r) => csvRecord(r, delimiter)).join('');
+}
+
+/**
+ * One RFC 4180 record with its CRLF: a field is quoted (inner quotes doubled) only when it holds
+ * the delimiter, a quote or a line break; null is empty. Written out because exports stream
+ * tens of thousands of rows and this is several times faster than a general CSV library.
+ */
+export function csvRecord(fields: readonly unknown[], delimiter = ','): string {
+  let line = '';
+  for (let i = 0; i < fields.length; i += 1) {
+    const field = fields[i];
+    const text = field === null || field === undefined ? '' : String(field);
+    const quote = text.includes(delimiter) || text.includes('"') || text.includes('\n') || text.includes('\r');
+    line += (i === 0 ? '' : delimiter) + (quote ? `"${text.replaceAll('"', '""')}"` : text);
+  }
+  return `${line}\r\n`;
 }

@@ -1,10 +1,9 @@
-import { stringify } from 'csv-stringify/sync';
 import { Router, type Request } from 'express';
 import { orgContext, type AppDeps } from '../../deps.js';
 import { allow, principalOf } from '../../http/auth.js';
 import { readUsageEvents, totalUsage } from './usage.store.js';
 import { billingQuery, clientIdParam, clientQuery, exportQuery, periodQuery } from './usage.schema.js';
-import { billingStatementCsv } from './usage.csv.js';
+import { billingStatementCsv, csvRecord } from './usage.csv.js';
 import { displayRateInfo } from './usage.pln.js';
 import {
   billingStatement,
@@ -12,6 +11,7 @@ import {
   currentPeriod,
   exportColumns,
   exportRow,
+  myOrganizationUsage,
   reportScope,
   totalsView,
   usageByModel,
@@ -77,10 +77,9 @@ export function createUsageRouter(deps: AppDeps): Router {
     if (format === 'csv') {
       res.type('text/csv; charset=utf-8').attachment(`${name}.csv`);
       const columns = exportColumns(principal);
-      res.write(stringify([], { header: true, columns, record_delimiter: 'windows' }));
+      res.write(csvRecord(columns));
       for await (const page of readUsageEvents(ctx.db, filter)) {
-        const rows = page.map((event) => exportRow(event, principal));
-        res.write(stringify(rows, { columns, record_delimiter: 'windows', cast: { boolean: String } }));
+        res.write(page.map((event) => csvRecord(Object.values(exportRow(event, principal)))).join(''));
       }
       res.end();
       return;
@@ -89,12 +88,10 @@ export function createUsageRouter(deps: AppDeps): Router {
     res.write(
       `{"success":true,"period":${JSON.stringify(period)},"client_org_ids":${JSON.stringify(filter.clientOrgIds)},"events":[`,
     );
-    let first = true;
+    let separator = '';
     for await (const page of readUsageEvents(ctx.db, filter)) {
-      for (const event of page) {
-        res.write((first ? '' : ',') + JSON.stringify(exportRow(event, principal)));
-        first = false;
-      }
+      res.write(separator + page.map((event) => JSON.stringify(exportRow(event, principal))).join(','));
+      separator = ',';
     }
     const rate = await ctx.exchangeRates.displayRate();
     const totals = totalsView(await totalUsage(ctx.db, filter), principal, rate);
@@ -102,17 +99,18 @@ export function createUsageRouter(deps: AppDeps): Router {
   });
 
   router.get('/my-organization', signedIn, async (req, res) => {
-    res.json(await usageSummary(context(req), principalOf(res), undefined));
+    res.json(await myOrganizationUsage(context(req), principalOf(res)));
   });
 
   router.get('/my-organization/today', signedIn, async (req, res) => {
-    const summary = await usageSummary(context(req), principalOf(res), undefined);
+    const summary = await myOrganizationUsage(context(req), principalOf(res));
     res.json({
       success: true,
       client_org_id: summary.client_org_id,
       client_name: summary.client_name,
       currency: summary.currency,
       today: summary.stats.today,
+      me: { user_id: summary.stats.me.user_id, today: summary.stats.me.today },
       exchange_rate_info: summary.stats.exchange_rate_info,
     });
   });

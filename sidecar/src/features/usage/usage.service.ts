@@ -12,7 +12,7 @@ import {
   type OrgContext,
 } from '../organizations/organizations.service.js';
 import type { Organization } from '../organizations/organizations.store.js';
-import { findUserMappings } from '../user-mappings/user-mappings.store.js';
+import { findUserMapping, findUserMappings } from '../user-mappings/user-mappings.store.js';
 import type { PeriodQuery } from './usage.schema.js';
 import {
   STATEMENT_RATE_RULE,
@@ -105,7 +105,50 @@ async function summaryOrg(ctx: UsageContext, principal: Principal, clientId: str
 
 /** The seeds' dashboard figures: today (live), this month, and the last 30 days. */
 export async function usageSummary(ctx: UsageContext, principal: Principal, clientId: string | undefined) {
-  const org = await summaryOrg(ctx, principal, clientId);
+  const { rate: _rate, ...summary } = await summaryWithRate(ctx, principal, await summaryOrg(ctx, principal, clientId));
+  return summary;
+}
+
+/**
+ * "My usage": the caller's org summary plus their own share of it (`stats.me`), today and this
+ * month, at the same display rate. Only the caller's usage inside this org counts, so `me` is
+ * always part of the org's figures (usage left in an org the user has moved out of stays there,
+ * as in every report). Limit figures are the user's own, from their mapping.
+ */
+export async function myOrganizationUsage(ctx: UsageContext, principal: Principal) {
+  const { rate, ...summary } = await summaryWithRate(ctx, principal, await summaryOrg(ctx, principal, undefined));
+  if (principal.kind !== 'admin' && principal.kind !== 'user') throw badRequest('only Open WebUI users have own usage');
+  const day = summary.stats.today.date;
+  const month = monthDays(monthOf(day));
+  const daily = await aggregateUsage(
+    ctx.db,
+    { clientOrgIds: [summary.client_org_id], from: month.from, to: day, userId: principal.userId },
+    ['usage_day'],
+  );
+  const todayTotals = daily.find((row) => row.keys.usage_day === day)?.totals ?? emptyTotals();
+  const monthTotals = sumTotals(daily.map((row) => row.totals));
+  const mapping = await findUserMapping(ctx.db, ctx.instanceId, principal.userId);
+  const limitNano = mapping?.clientOrgId === summary.client_org_id ? mapping.monthlyLimitNanoUsd : null;
+  return {
+    ...summary,
+    stats: {
+      ...summary.stats,
+      me: {
+        user_id: principal.userId,
+        today: { date: day, ...totalsView(todayTotals, principal, rate), last_updated: todayTotals.lastUpdated },
+        this_month: {
+          month: monthOf(day),
+          ...totalsView(monthTotals, principal, rate),
+          monthly_limit_usd: limitNano === null ? null : nanoToUsdNumber(limitNano),
+          limit_used_pct: limitUsedPct(monthTotals.billedCostNanoUsd, limitNano),
+          last_updated: monthTotals.lastUpdated,
+        },
+      },
+    },
+  };
+}
+
+async function summaryWithRate(ctx: UsageContext, principal: Principal, org: Organization) {
   const day = today(ctx.timeZone, ctx.now());
   const month = monthDays(monthOf(day));
   const historyFrom = addDays(day, -29);
@@ -129,6 +172,7 @@ export async function usageSummary(ctx: UsageContext, principal: Principal, clie
     ...totalsView(byDay.get(d) ?? emptyTotals(), principal, rate),
   }));
   return {
+    rate,
     success: true,
     client_org_id: org.id,
     client_name: org.name,

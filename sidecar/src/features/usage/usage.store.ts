@@ -1,5 +1,5 @@
 import type { Db } from '../../db/dialect.js';
-import { sumText } from '../../db/dialect.js';
+import { selectRowsAsJson, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
 import { rowToUsageEvent, type UsageEvent } from '../ledger/ledger.store.js';
 
@@ -84,19 +84,51 @@ export async function totalUsage(db: Db, filter: UsageFilter): Promise<Totals> {
   return row?.totals ?? emptyTotals();
 }
 
+/** The ledger columns an export reads (rowToUsageEvent's input). */
+const EVENT_COLUMNS = [
+  'id',
+  'event_id',
+  'source',
+  'client_org_id',
+  'user_id',
+  'model',
+  'channel',
+  'occurred_at',
+  'usage_day',
+  'input_tokens',
+  'output_tokens',
+  'cached_tokens',
+  'reasoning_tokens',
+  'cost_status',
+  'provider_cost_nano_usd',
+  'upstream_cost_nano_usd',
+  'is_byok',
+  'raw_cost_nano_usd',
+  'markup_rate_ppm',
+  'billed_cost_nano_usd',
+  'generation_id',
+  'chat_id',
+  'message_id',
+  'external_user',
+  'reason',
+  'recorded_at',
+] as const;
+
 /** Ledger rows in id order, a page at a time, for exports that may be large. */
 export async function* readUsageEvents(db: Db, filter: UsageFilter, pageSize = 5_000): AsyncGenerator<UsageEvent[]> {
   if (filter.clientOrgIds?.length === 0) return;
   let afterId = 0;
   for (;;) {
     const query = db('usage_events')
+      .select(EVENT_COLUMNS)
       .where('id', '>', afterId)
       .whereBetween('usage_day', [filter.from, filter.to])
       .orderBy('id')
       .limit(pageSize);
     if (filter.clientOrgIds) void query.whereIn('client_org_id', filter.clientOrgIds);
     if (filter.userId !== undefined) void query.where('user_id', filter.userId);
-    const rows: Record<string, unknown>[] = await query;
+    // Aggregated into one JSON value; its order is not guaranteed, so sort by id again.
+    const rows = (await selectRowsAsJson(db, EVENT_COLUMNS, query)).sort((a, b) => Number(a.id) - Number(b.id));
     if (rows.length === 0) return;
     afterId = Number(rows[rows.length - 1]!.id);
     yield rows.map(rowToUsageEvent);

@@ -659,6 +659,62 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
     }
   });
 
+  it("my-organization: the caller's own today and month (stats.me), exact against the ledger", async () => {
+    // user-1 shares Alpha with u-a2, user-2 shares Beta with u-b2: "me" is a strict part of the org.
+    await t
+      .as(ADMIN_TOKEN)
+      .post(`${BASE}/user-mappings`)
+      .send({ user_id: 'user-2', client_org_id: orgs.b, monthly_limit_usd: 40 })
+      .expect(201);
+    for (const [token, user, org] of [
+      ['owui-user-token', 'user-1', orgs.a],
+      ['owui-user2-token', 'user-2', orgs.b],
+    ] as const) {
+      const mine = ledger.filter((r) => r.org === org && r.user === user);
+      const others = inRange(
+        ledger.filter((r) => r.org === org && r.user !== user),
+        '2026-03-01',
+        TODAY,
+      );
+      expect(sumOf(inRange(mine, '2026-03-01', TODAY)).requests).toBeGreaterThan(0);
+      expect(sumOf(inRange(mine, TODAY, TODAY)).requests).toBeGreaterThan(0);
+      expect(others.length).toBeGreaterThan(0);
+      const res = await t.as(token).get(`${USAGE}/my-organization`).expect(200);
+      const { me } = res.body.stats;
+      expect(me.user_id).toBe(user);
+      expect(me.today.date).toBe(TODAY);
+      expectTotals(me.today, sumOf(inRange(mine, TODAY, TODAY)), false);
+      expect(me.this_month.month).toBe('2026-03');
+      expectTotals(me.this_month, sumOf(inRange(mine, '2026-03-01', TODAY)), false);
+      // The org's figures are still the whole org's.
+      expectTotals(res.body.stats.this_month, sumOf(inRange(ofOrg(ledger, org), '2026-03-01', TODAY)), false);
+      const today = await t.as(token).get(`${USAGE}/my-organization/today`).expect(200);
+      expect(today.body.me.user_id).toBe(user);
+      expectTotals(today.body.me.today, sumOf(inRange(mine, TODAY, TODAY)), false);
+    }
+    // The user's own limit comes from their mapping; user-1 has none.
+    const withLimit = await t.as('owui-user2-token').get(`${USAGE}/my-organization`).expect(200);
+    const billed = sumOf(
+      inRange(
+        ledger.filter((r) => r.org === orgs.b && r.user === 'user-2'),
+        '2026-03-01',
+        TODAY,
+      ),
+    ).billed;
+    expect(withLimit.body.stats.me.this_month.monthly_limit_usd).toBe(40);
+    expect(withLimit.body.stats.me.this_month.limit_used_pct).toBe(
+      Number((billed * 10_000n + 20_000_000_000n) / 40_000_000_000n) / 100,
+    );
+    const noLimit = await t.as('owui-user-token').get(`${USAGE}/my-organization`).expect(200);
+    expect(noLimit.body.stats.me.this_month).toMatchObject({ monthly_limit_usd: null, limit_used_pct: null });
+    // An admin in no mapped org sees its own usage in the default org: none here.
+    const admin = await t.as(OWUI_ADMIN).get(`${USAGE}/my-organization`).expect(200);
+    expect(admin.body.client_org_id).toBe(DEFAULT_ORG);
+    expectTotals(admin.body.stats.me.this_month, sumOf([]), false);
+    // The operator has no own usage: 400 as before.
+    await t.as(ADMIN_TOKEN).get(`${USAGE}/my-organization`).expect(400);
+  });
+
   it('a user cannot read another org (404) nor the admin routes (403)', async () => {
     const user = t.as('owui-user-token');
     for (const path of [
