@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { MODELS, makeUsers, rng } from './fleet.js';
+import { USAGE_EVENT_COLUMNS } from '../sidecar/src/features/ledger/ledger.store.js';
 
 export type RawInsertResult = {
   rows: number;
@@ -53,33 +54,8 @@ export async function usageEventsDdl(databasePath: string): Promise<string[]> {
   }
 }
 
-const COLUMNS = [
-  'event_id',
-  'source',
-  'client_org_id',
-  'user_id',
-  'model',
-  'channel',
-  'occurred_at',
-  'usage_day',
-  'input_tokens',
-  'output_tokens',
-  'cached_tokens',
-  'reasoning_tokens',
-  'cost_status',
-  'provider_cost_nano_usd',
-  'upstream_cost_nano_usd',
-  'is_byok',
-  'raw_cost_nano_usd',
-  'markup_rate_ppm',
-  'billed_cost_nano_usd',
-  'generation_id',
-  'chat_id',
-  'message_id',
-  'external_user',
-  'reason',
-  'recorded_at',
-];
+// Exactly the ledger's columns, so the ceiling inserts the same row shape.
+const COLUMNS = USAGE_EVENT_COLUMNS;
 
 /** Rows bound the way the ledger binds them (money as integer text, ids as text). */
 function rowMaker(): (index: number) => SqlValue[] {

@@ -126,7 +126,7 @@ const INSERT_CHUNK = 400;
  * on the driver's worker thread. Values arrive as they would have been bound (integers as
  * text, booleans as 1/0), and column affinity stores them the same way.
  */
-const USAGE_EVENT_COLUMNS = [
+export const USAGE_EVENT_COLUMNS = [
   'event_id',
   'source',
   'client_org_id',

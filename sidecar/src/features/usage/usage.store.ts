@@ -1,7 +1,7 @@
 import type { Db } from '../../db/dialect.js';
 import { selectRowsAsJson, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
-import { rowToUsageEvent, type UsageEvent } from '../ledger/ledger.store.js';
+import { USAGE_EVENT_COLUMNS, rowToUsageEvent, type UsageEvent } from '../ledger/ledger.store.js';
 
 /** Every report reads usage_daily, the rollup the ledger writes in the same transaction. */
 
@@ -84,35 +84,8 @@ export async function totalUsage(db: Db, filter: UsageFilter): Promise<Totals> {
   return row?.totals ?? emptyTotals();
 }
 
-/** The ledger columns an export reads (rowToUsageEvent's input). */
-const EVENT_COLUMNS = [
-  'id',
-  'event_id',
-  'source',
-  'client_org_id',
-  'user_id',
-  'model',
-  'channel',
-  'occurred_at',
-  'usage_day',
-  'input_tokens',
-  'output_tokens',
-  'cached_tokens',
-  'reasoning_tokens',
-  'cost_status',
-  'provider_cost_nano_usd',
-  'upstream_cost_nano_usd',
-  'is_byok',
-  'raw_cost_nano_usd',
-  'markup_rate_ppm',
-  'billed_cost_nano_usd',
-  'generation_id',
-  'chat_id',
-  'message_id',
-  'external_user',
-  'reason',
-  'recorded_at',
-] as const;
+/** The ledger columns an export reads (rowToUsageEvent's input); `id` pages through them. */
+const EVENT_COLUMNS = ['id', ...USAGE_EVENT_COLUMNS] as const;
 
 /** Ledger rows in id order, a page at a time, for exports that may be large. */
 export async function* readUsageEvents(db: Db, filter: UsageFilter, pageSize = 5_000): AsyncGenerator<UsageEvent[]> {
