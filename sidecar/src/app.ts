@@ -7,6 +7,7 @@ import { createHealthRouter } from './features/health/health.router.js';
 import { createIngestRouter } from './features/ingest/ingest.router.js';
 import { createLimitsRouter, invalidateLimitsOnWrite } from './features/limits/limits.router.js';
 import { createReconciliationRouter } from './features/reconciliation/reconciliation.router.js';
+import { createMetricsRouter } from './features/metrics/metrics.router.js';
 import { createPanelRouter } from './features/panel/panel.router.js';
 import { createOrganizationsRouter } from './features/organizations/organizations.router.js';
 import { createSettingsRouter } from './features/settings/settings.router.js';
@@ -63,6 +64,10 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const json = express.json({ limit: '5mb' });
+
+  // GET /metrics (its own auth: METRICS_TOKEN or ADMIN_TOKEN) and ingest timing, which must
+  // wrap the ingest router.
+  app.use(createMetricsRouter(deps));
 
   // The filter's calls first, the hot path: server to server, so no CORS, and never throttled.
   app.use('/api/v1/ingest', json, authenticate, createIngestRouter(deps));

@@ -30,6 +30,7 @@ const envSchema = z.object({
     .default('default'),
   INGEST_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   ADMIN_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   ENCRYPTION_KEY: optionalText.pipe(
     z
       .string()
@@ -66,7 +67,12 @@ const envSchema = z.object({
   // Kept as given: a webhook's path may end in a slash.
   ALERT_WEBHOOK_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
   ALERT_WEBHOOK_SECRET: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  BACKUP_DIR: optionalText,
+  BACKUP_RETENTION_DAYS: integer(1, 3650).default(14),
 });
+
+/** Every environment variable the sidecar reads (the compose file's test checks against it). */
+export const configVariableNames: readonly string[] = Object.keys(envSchema.shape);
 
 export type Config = {
   port: number;
@@ -76,6 +82,8 @@ export type Config = {
   instanceId: string;
   ingestToken: string;
   adminToken: string;
+  /** Lets Prometheus scrape /metrics without the operator token; undefined: ADMIN_TOKEN only. */
+  metricsToken: string | undefined;
   encryptionKey: Buffer;
   openWebUiUrl: string;
   publicOpenWebUiOrigin: string | undefined;
@@ -100,6 +108,8 @@ export type Config = {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   /** Where limit alerts are posted, signed with the secret; undefined sends none. */
   alertWebhook: { url: string; secret: string } | undefined;
+  /** SQLite backups: where they are written and how many days they are kept. */
+  backup: { dir: string; retentionDays: number };
   /** Secrets that were generated at this start, with the file each was written to. */
   generatedSecrets: { name: string; file: string }[];
 };
@@ -168,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instanceId: e.INSTANCE_ID,
     ingestToken: secret('INGEST_TOKEN', e.INGEST_TOKEN),
     adminToken: secret('ADMIN_TOKEN', e.ADMIN_TOKEN),
+    metricsToken: e.METRICS_TOKEN,
     encryptionKey: Buffer.from(encryptionKeyHex, 'hex'),
     openWebUiUrl: e.OPENWEBUI_URL,
     publicOpenWebUiOrigin: e.PUBLIC_OPENWEBUI_ORIGIN,
@@ -196,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.ALERT_WEBHOOK_URL && e.ALERT_WEBHOOK_SECRET
         ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET }
         : undefined,
+    backup: { dir: resolve(e.BACKUP_DIR ?? join(dataDir, 'backups')), retentionDays: e.BACKUP_RETENTION_DAYS },
     generatedSecrets,
   };
 }

@@ -8,12 +8,14 @@ import { createExchangeRates, type ExchangeRates } from './features/exchange-rat
 import { createHealth, type Health } from './features/health/health.service.js';
 import { createLedger, type Ledger } from './features/ledger/ledger.service.js';
 import { createLimitState, type LimitState } from './features/limits/limits.cache.js';
+import { createMetrics, type Metrics } from './features/metrics/metrics.service.js';
 import { createOpenRouterClient, type OpenRouterClient } from './features/openrouter/openrouter.client.js';
 import { createOpenRouterSync, type OpenRouterSync } from './features/reconciliation/reconciliation.service.js';
 import type { OrgContext } from './features/organizations/organizations.service.js';
 import { createSettings, type Settings } from './features/settings/settings.service.js';
 import { jobDefinitions } from './jobs/jobs.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { createMigrator, type Migrator, type MigratorOptions } from './db/migrator.js';
 
 /** What jobs are built from: everything but the scheduler that runs them. */
 export type JobDeps = Omit<AppDeps, 'scheduler'>;
@@ -38,6 +40,10 @@ export type AppDeps = {
   alerts: LimitAlerts;
   /** Scheduled jobs; main.ts starts them, routes and tests may run one now. */
   scheduler: Scheduler;
+  /** Prometheus registry and the hooks that feed it (GET /metrics). */
+  metrics: Metrics;
+  /** Runs migrations, degrading (ledger backlog, /readyz 503) and retrying when they cannot run. */
+  migrator: Migrator;
   now: () => Date;
 };
 
@@ -58,8 +64,25 @@ export function orgContext(deps: JobDeps, req: Request | null): OrgContext {
 }
 
 /** Wires the services over a database; the caller owns the database's lifecycle. */
-export function assembleDeps(options: { config: Config; db: Knex; logger: Logger; now?: () => Date }): AppDeps {
+export function assembleDeps(options: {
+  config: Config;
+  db: Knex;
+  logger: Logger;
+  now?: () => Date;
+  /** Migration source and retry backoff (tests); defaults otherwise. */
+  migrations?: Pick<MigratorOptions, 'migrationConfig' | 'retryBaseMs' | 'retryMaxMs'>;
+}): AppDeps {
+  const { migrations: migrationOptions, ...base } = options;
   const now = options.now ?? (() => new Date());
+  const health = createHealth();
+  const metrics = createMetrics({
+    db: options.db,
+    instanceId: options.config.instanceId,
+    health,
+    logger: options.logger,
+  });
+  // The ledger tells the migrator when the schema falls behind; the migrator drives the ledger.
+  const late: { migrator?: Migrator } = {};
   const settings = createSettings({ db: options.db, config: options.config, now });
   const alerts = createLimitAlerts({
     db: options.db,
@@ -74,7 +97,10 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
     billingTimeZone: options.config.billingTimeZone,
     logger: options.logger,
     now,
-    onLevels: (levels) => alerts.consider(levels),
+    onLevels: (levels) => {
+      metrics.observeLimitLevels(levels);
+      alerts.consider(levels);
+    },
   });
   const ledger = createLedger({
     db: options.db,
@@ -84,19 +110,27 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
     logger: options.logger,
     now,
     onCommitted: (events) => limits.applyCommitted(events),
+    onRecorded: (inputs, statuses) => metrics.observeRecorded(inputs, statuses),
+    onSchemaError: (error) => late.migrator?.schemaFellBehind(error),
   });
-  const health = createHealth();
+  const migrator = (late.migrator = createMigrator({
+    db: options.db,
+    health,
+    ledger,
+    logger: options.logger,
+    ...migrationOptions,
+  }));
   const exchangeRates = createExchangeRates({ db: options.db, config: options.config, logger: options.logger, now });
   const openRouter = createOpenRouterClient({ apiBase: options.config.openRouter.apiBase, logger: options.logger });
   const openRouterSync = createOpenRouterSync({
-    ...options,
+    ...base,
     now,
     ledger,
     openRouter,
     onCostFilled: (events) => limits.applyCostFilled(events),
   });
   const services = {
-    ...options,
+    ...base,
     now,
     settings,
     ledger,
@@ -106,9 +140,16 @@ export function assembleDeps(options: { config: Config; db: Knex; logger: Logger
     openRouterSync,
     limits,
     alerts,
+    metrics,
+    migrator,
   };
   return {
     ...services,
-    scheduler: createScheduler({ jobs: jobDefinitions(services), health, logger: options.logger }),
+    scheduler: createScheduler({
+      jobs: jobDefinitions(services),
+      health,
+      logger: options.logger,
+      observe: (outcome) => metrics.observeJob(outcome),
+    }),
   };
 }

@@ -7,7 +7,12 @@ import { createDb } from './db/knex.js';
 import { installFilter } from './features/filter-install/filter-install.service.js';
 import { createLogger } from './logger.js';
 
-/** config → db → migrate → listen; stopped in reverse on SIGTERM/SIGINT. */
+/**
+ * config → db → migrate → listen → jobs; stopped in reverse on SIGTERM/SIGINT. When migrations
+ * cannot run (another sidecar holds the lock, a step fails) the sidecar listens anyway: usage
+ * goes to the ledger backlog, /readyz says degraded, and migrating is retried with backoff;
+ * jobs start once it has finished (they need the current schema).
+ */
 async function main(): Promise<void> {
   let config;
   try {
@@ -26,9 +31,8 @@ async function main(): Promise<void> {
   const db = createDb(config.database);
   const deps = assembleDeps({ config, db, logger });
 
-  const [, done] = await db.migrate.latest();
-  deps.health.migrations = { state: 'done', error: null, version: await db.migrate.currentVersion() };
-  if (done.length > 0) logger.info({ migrations: done }, 'database migrated');
+  const migrated = await deps.migrator.start();
+  if (!migrated) logger.warn({ migrations: deps.health.migrations }, 'starting degraded: migrations will be retried');
 
   const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
@@ -44,15 +48,19 @@ async function main(): Promise<void> {
     `mai-usage sidecar listening on http://${config.host}:${config.port}`,
   );
 
-  deps.scheduler.start();
+  let stopping = false;
+  void deps.migrator.migrated.then(() => {
+    if (!stopping) deps.scheduler.start();
+    if (!migrated) logger.info('migrations finished: ready');
+  });
   const stopInstalling = config.openWebUiAdminApiKey ? installFilterUntilDone(config, logger) : () => undefined;
 
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
     stopInstalling();
+    deps.migrator.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await deps.scheduler.stop();
     await deps.ledger.drain();

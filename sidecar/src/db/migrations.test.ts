@@ -15,6 +15,7 @@ const tables = [
   'cost_lookups',
   'reconciliations',
   'limit_alerts',
+  'ledger_backlog',
 ];
 
 describe.each(databaseKinds)('migrations on %s', (kind) => {

@@ -1,9 +1,9 @@
 import type { JobDeps } from '../deps.js';
+import { backupDatabase, PG_DUMP_ADVICE } from '../features/backups/backups.service.js';
 import type { JobDefinition } from './scheduler.js';
 
 /**
  * Every scheduled job, with when it runs. The one place to look for "what runs when".
- * (Backups are added by their feature.)
  */
 export function jobDefinitions(deps: JobDeps): JobDefinition[] {
   const syncEvery = deps.config.openRouter.syncIntervalSeconds;
@@ -30,6 +30,16 @@ export function jobDefinitions(deps: JobDeps): JobDefinition[] {
       name: 'limit-alerts',
       schedule: { everySeconds: 60 },
       run: async () => ({ ...(await deps.limits.refresh()), ...(await deps.alerts.deliverPending()) }),
+    },
+    {
+      // SQLite: an online backup into BACKUP_DIR, then BACKUP_RETENTION_DAYS of them kept.
+      // PostgreSQL is backed up outside the sidecar (pg_dump); the run says so.
+      name: 'backup',
+      schedule: { cron: '15 3 * * *', timezone: 'Europe/Warsaw' },
+      run: async () =>
+        deps.config.database.client === 'sqlite'
+          ? backupDatabase(deps.config, deps.now())
+          : { skipped: PG_DUMP_ADVICE },
     },
   ];
 }

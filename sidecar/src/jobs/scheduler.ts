@@ -19,7 +19,15 @@ export type Scheduler = {
   stop(): Promise<void>;
 };
 
-export function createScheduler(deps: { jobs: JobDefinition[]; health: Health; logger: Logger }): Scheduler {
+export type JobObserver = (outcome: { name: string; ok: boolean; durationMs: number }) => void;
+
+export function createScheduler(deps: {
+  jobs: JobDefinition[];
+  health: Health;
+  logger: Logger;
+  /** Told of every finished run (metrics). */
+  observe?: JobObserver;
+}): Scheduler {
   const running = new Map<string, Promise<unknown>>();
   const stops: (() => void)[] = [];
 
@@ -33,27 +41,23 @@ export function createScheduler(deps: { jobs: JobDefinition[]; health: Health; l
     const inProgress = running.get(name);
     if (inProgress) return inProgress;
     const startedAt = new Date();
+    const finished = (ok: boolean, error: string | null) => {
+      const durationMs = Date.now() - startedAt.getTime();
+      deps.health.jobs.set(name, { name, lastRunAt: startedAt.toISOString(), ok, durationMs, error });
+      try {
+        deps.observe?.({ name, ok, durationMs });
+      } catch (observerError) {
+        deps.logger.warn({ err: observerError, job: name }, 'job observer failed');
+      }
+    };
     const run = (async () => {
       try {
         const summary = await job.run();
-        deps.health.jobs.set(name, {
-          name,
-          lastRunAt: startedAt.toISOString(),
-          ok: true,
-          durationMs: Date.now() - startedAt.getTime(),
-          error: null,
-        });
+        finished(true, null);
         deps.logger.info({ job: name, durationMs: Date.now() - startedAt.getTime(), summary }, `job ${name} done`);
         return summary;
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        deps.health.jobs.set(name, {
-          name,
-          lastRunAt: startedAt.toISOString(),
-          ok: false,
-          durationMs: Date.now() - startedAt.getTime(),
-          error: message,
-        });
+        finished(false, error instanceof Error ? error.message : String(error));
         deps.logger.error({ job: name, err: error }, `job ${name} failed`);
         throw error;
       } finally {

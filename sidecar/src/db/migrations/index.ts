@@ -3,6 +3,7 @@ import * as baseline from './20261123000000_baseline.js';
 import * as exchangeRates from './20261123010000_exchange_rates.js';
 import * as reconciliation from './20261123020000_reconciliation.js';
 import * as adminMarkup from './20261123030000_admin_markup.js';
+import * as ledgerBacklog from './20261123050000_ledger_backlog.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '20261123010000_exchange_rates': exchangeRates,
   '20261123020000_reconciliation': reconciliation,
   '20261123030000_admin_markup': adminMarkup,
+  '20261123050000_ledger_backlog': ledgerBacklog,
 };
 
 /** Imported modules rather than a directory scan, so the same list works from .ts and from dist. */

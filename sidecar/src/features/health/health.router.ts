@@ -9,7 +9,8 @@ export function createHealthRouter(deps: AppDeps): Router {
     res.json({ status: 'ok' });
   });
 
-  // Readiness: the database answers and the schema is current; degraded otherwise.
+  // Readiness: the database answers, migrations are done and usage stored while they were not
+  // is rolled up; degraded (503) otherwise — usage is still accepted then (DESIGN §2).
   router.get('/readyz', async (_req, res) => {
     const database = await deps.db
       .raw('SELECT 1')
@@ -21,6 +22,8 @@ export function createHealthRouter(deps: AppDeps): Router {
       status: ready ? 'ready' : 'degraded',
       database: { client: deps.config.database.client, ...database },
       migrations,
+      // 'backlog' while degraded: usage is stored raw and rolled up once migrations finish.
+      ledger: { write_path: deps.ledger.schemaCurrent() ? 'ledger' : 'backlog' },
       jobs: Object.fromEntries(
         [...jobs.values()].map((job) => [
           job.name,

@@ -8,6 +8,10 @@ export type JobOutcome = {
 };
 
 export type Health = {
+  /**
+   * pending: not run yet, or waiting for the migration lock another process holds; failed: a
+   * step failed (retried with backoff); done: the schema is current and the backlog rolled up.
+   */
   migrations: { state: 'pending' | 'done' | 'failed'; error: string | null; version: string | null };
   jobs: Map<string, JobOutcome>;
 };

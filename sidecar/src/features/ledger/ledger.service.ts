@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/dialect.js';
+import { isSchemaError } from '../../db/dialect.js';
 import { applyMarkup } from '../../lib/money.js';
 import { localDay } from '../../lib/time.js';
 import { ensureDefaultOrganization } from '../organizations/organizations.service.js';
@@ -19,12 +20,17 @@ import {
   type UsageEvent,
   type UserOrg,
 } from './ledger.store.js';
+import { ensureBacklogTable, eventKeyOf, findRecordedKeys, insertBacklog, takeBacklog } from './ledger.backlog.js';
 
 /**
  * The one write path for usage. Every source (filter, webhook, manual correction, sync) hands
  * its events here; each is inserted once by event_id and, only when new, added to usage_daily in
  * the same transaction. Concurrent callers are grouped into one transaction (group commit) and
  * each caller is answered only after that transaction has committed.
+ *
+ * While the schema is not current (migrations locked by another sidecar, or a failed step) the
+ * inputs go to the backlog instead (ledger.backlog.ts), which needs no migrated table; once
+ * migrations are done `rollUpBacklog` writes them through the normal path, each exactly once.
  */
 
 export type LedgerInput = {
@@ -59,6 +65,16 @@ export type Ledger = {
   record(inputs: LedgerInput[]): Promise<RecordStatus[]>;
   /** Resolves once everything queued so far is committed. */
   drain(): Promise<void>;
+  /** false: new usage goes to the backlog (the schema is behind); true: the normal path. */
+  setSchemaCurrent(current: boolean): void;
+  /** Whether new usage takes the normal path. */
+  schemaCurrent(): boolean;
+  /**
+   * Switches to the normal path and writes this instance's backlog through it, each input
+   * exactly once (a row leaves the backlog in the transaction that writes it). Returns how many
+   * inputs were taken; one that cannot be written (not for schema reasons) stays and is logged.
+   */
+  rollUpBacklog(): Promise<number>;
 };
 
 type Pending = { inputs: LedgerInput[]; resolve(statuses: RecordStatus[]): void; reject(error: unknown): void };
@@ -113,10 +129,19 @@ export function createLedger(deps: {
   now?: () => Date;
   /** Called after each commit with the events it added (the limit check's memory). */
   onCommitted?: (events: UsageEvent[]) => void;
+  /** Called with each caller's inputs and answers (metrics). Must not throw. */
+  onRecorded?: (inputs: LedgerInput[], statuses: RecordStatus[]) => void;
+  /** The normal write failed because a table or column is missing: the schema fell behind. */
+  onSchemaError?: (error: unknown) => void;
+  /** Whether to start on the normal path (default true: callers migrate first). */
+  schemaCurrent?: boolean;
 }): Ledger {
   const now = deps.now ?? (() => new Date());
   const queue: Pending[] = [];
   let flushing: Promise<void> | null = null;
+  let schemaCurrent = deps.schemaCurrent ?? true;
+  let backlogTableReady = false;
+  let rollingUp: Promise<number> | null = null;
 
   const localDayOf = createLocalDayOf(deps.billingTimeZone);
 
@@ -290,22 +315,40 @@ export function createLedger(deps: {
         group.push(next);
         size += next.inputs.length;
       }
-      try {
-        // Read outside the transaction: on SQLite it holds the only connection.
-        const markup = await deps.defaultMarkupRatePpm();
-        const statuses = await deps.db.transaction((tx) =>
-          write(
-            tx,
-            group.flatMap((p) => p.inputs),
-            markup,
-          ),
-        );
+      const answer = (statuses: RecordStatus[]) => {
         let offset = 0;
         for (const pending of group) {
           pending.resolve(statuses.slice(offset, offset + pending.inputs.length));
           offset += pending.inputs.length;
         }
+      };
+      const inputs = group.flatMap((p) => p.inputs);
+      const viaBacklog = !schemaCurrent;
+      try {
+        if (viaBacklog) {
+          answer(await writeToBacklog(inputs));
+          continue;
+        }
+        // Read outside the transaction: on SQLite it holds the only connection.
+        const markup = await deps.defaultMarkupRatePpm();
+        answer(await deps.db.transaction((tx) => write(tx, inputs, markup)));
       } catch (error) {
+        if (viaBacklog) {
+          for (const pending of group) pending.reject(error);
+          continue;
+        }
+        if (schemaCurrent && isSchemaError(error)) {
+          // The schema is behind what this code expects: keep the usage, let migrations catch up.
+          schemaCurrent = false;
+          deps.logger.error({ err: error }, 'ledger write failed for a schema reason; storing usage in the backlog');
+          deps.onSchemaError?.(error);
+          try {
+            answer(await writeToBacklog(inputs));
+          } catch (backlogError) {
+            for (const pending of group) pending.reject(backlogError);
+          }
+          continue;
+        }
         if (group.length === 1) {
           group[0]!.reject(error);
           continue;
@@ -324,6 +367,74 @@ export function createLedger(deps: {
     }
   }
 
+  /** The degraded path: the inputs as received, deduplicated by the ledger's keys. */
+  async function writeToBacklog(inputs: LedgerInput[]): Promise<RecordStatus[]> {
+    if (!backlogTableReady) {
+      // Outside the transaction: a failed CREATE aborts a PostgreSQL transaction.
+      await ensureBacklogTable(deps.db);
+      backlogTableReady = true;
+    }
+    const at = now().toISOString();
+    const keys = inputs.map(eventKeyOf);
+    const firsts = new Map<string, LedgerInput>();
+    inputs.forEach((input, index) => {
+      if (!firsts.has(keys[index]!)) firsts.set(keys[index]!, input);
+    });
+    const inserted = await deps.db.transaction(async (tx) => {
+      const recorded = await findRecordedKeys(tx, [...firsts.keys()]);
+      const rows = [...firsts].filter(([key]) => !recorded.has(key)).map(([eventKey, input]) => ({ eventKey, input }));
+      return insertBacklog(tx, deps.instanceId, rows, at);
+    });
+    const answered = new Set<string>();
+    return keys.map((key) => {
+      if (!inserted.has(key) || answered.has(key)) return 'duplicate';
+      answered.add(key);
+      return 'recorded';
+    });
+  }
+
+  const ROLL_UP_BATCH = 500;
+
+  async function rollUp(): Promise<number> {
+    schemaCurrent = true;
+    await ensureBacklogTable(deps.db);
+    backlogTableReady = true;
+    let taken = 0;
+    let batch = ROLL_UP_BATCH;
+    const stuck = new Set<string>();
+    for (;;) {
+      const markup = await deps.defaultMarkupRatePpm();
+      let keys: string[] = [];
+      try {
+        const count = await deps.db.transaction(async (tx) => {
+          const rows = await takeBacklog(tx, deps.instanceId, batch, stuck);
+          keys = rows.map((row) => row.eventKey);
+          if (rows.length > 0) {
+            await write(
+              tx,
+              rows.map((row) => row.input),
+              markup,
+            );
+          }
+          return rows.length;
+        });
+        if (count === 0) break;
+        taken += count;
+      } catch (error) {
+        // Not an input's fault (the schema, the database): stop here; the backlog is kept.
+        if (isSchemaError(error) || keys.length === 0) throw error;
+        if (batch > 1) {
+          batch = 1; // find the input that cannot be written; the others go on
+          continue;
+        }
+        for (const key of keys) stuck.add(key);
+        deps.logger.error({ err: error, eventKeys: keys }, 'a backlogged usage event could not be rolled up; kept');
+      }
+    }
+    if (taken > 0) deps.logger.info({ events: taken, kept: stuck.size }, 'ledger backlog rolled up');
+    return taken;
+  }
+
   function startFlush(): Promise<void> {
     flushing ??= flush().finally(() => {
       flushing = null;
@@ -337,10 +448,24 @@ export function createLedger(deps: {
       if (inputs.length === 0) return Promise.resolve([]);
       const result = new Promise<RecordStatus[]>((resolve, reject) => queue.push({ inputs, resolve, reject }));
       void startFlush();
-      return result;
+      if (!deps.onRecorded) return result;
+      return result.then((statuses) => {
+        deps.onRecorded?.(inputs, statuses);
+        return statuses;
+      });
     },
     async drain() {
       while (flushing) await flushing;
+    },
+    setSchemaCurrent(current) {
+      schemaCurrent = current;
+    },
+    schemaCurrent: () => schemaCurrent,
+    rollUpBacklog() {
+      rollingUp ??= rollUp().finally(() => {
+        rollingUp = null;
+      });
+      return rollingUp;
     },
   };
 }
