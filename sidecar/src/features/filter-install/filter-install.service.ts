@@ -104,8 +104,11 @@ export async function installFilter(options: InstallOptions): Promise<InstallRes
     toggled.push('global');
   }
   // Merge over the current valves so an admin's own choices (block message, timeouts) survive.
-  const current = (await call<Record<string, unknown>>('GET', `/functions/id/${id}/valves`)) ?? {};
-  await call('POST', `/functions/id/${id}/valves/update`, { ...current, ...options.valves });
+  // A function without Valves refuses the update, so there is none when nothing is to be set.
+  if (Object.keys(options.valves).length > 0) {
+    const current = (await call<Record<string, unknown>>('GET', `/functions/id/${id}/valves`)) ?? {};
+    await call('POST', `/functions/id/${id}/valves/update`, { ...current, ...options.valves });
+  }
   const final = await call<FunctionState>('GET', `/functions/id/${id}`);
   if (!final?.is_active || !final.is_global) {
     throw new FilterInstallError(`function ${id} is not active and global after installing`);
