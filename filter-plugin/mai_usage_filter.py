@@ -303,6 +303,8 @@ class _Sender:
         self.last_replay = time.monotonic()
         self.down_until = 0.0
         for path, events in spool.take():
+            # Marked so the sidecar's /metrics can count replays; it ignores the field otherwise.
+            events = [dict(event, replayed=True) for event in events]
             failed = False
             for start in range(0, len(events), MAX_BATCH):
                 chunk = events[start : start + MAX_BATCH]

@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -110,6 +111,8 @@ def test_sidecar_down_spools_then_replays_exactly_once(sidecar, make_filter, tmp
     assert len(events) == 3 and len({e["event_id"] for e in events}) == 3
     total = sum(int(e["raw_cost_nano_usd"]) for e in events)
     assert total == 3 * 64000
+    # The replayed events were marked as such, and the sidecar's /metrics counted them.
+    assert replayed_events_metric(sidecar) == 6
 
     # A replay of events already recorded (a crash after sending, before deleting) adds nothing.
     spool = tmp_path / "spool" / "spool.jsonl"
@@ -118,6 +121,15 @@ def test_sidecar_down_spools_then_replays_exactly_once(sidecar, make_filter, tmp
     again = sidecar.completions(client_id)
     assert sorted(e["event_id"] for e in again) == sorted(e["event_id"] for e in events)
     assert sum(int(e["raw_cost_nano_usd"]) for e in again) == total
+
+
+def replayed_events_metric(sidecar) -> float:
+    req = urllib.request.Request(f"{sidecar.url}/metrics", headers={"authorization": f"Bearer {sidecar.admin_token}"})
+    with urllib.request.urlopen(req, timeout=5) as response:
+        text = response.read().decode()
+    lines = [line for line in text.splitlines() if line.startswith("mai_usage_ingest_replayed_events_total")]
+    assert lines, "the sidecar exports mai_usage_ingest_replayed_events_total"
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
 
 
 def _as_ingest(exported):
