@@ -10,6 +10,7 @@ import {
   type OrgContext,
 } from '../organizations/organizations.service.js';
 import { findOrganizationByKeySha256 } from '../organizations/organizations.store.js';
+import { findUserMappingByExternalUser } from '../user-mappings/user-mappings.store.js';
 import { findUserMapping } from '../user-mappings/user-mappings.store.js';
 import type { ManualRecordBody, WebhookBody } from './usage-tracking.schema.js';
 
@@ -96,12 +97,16 @@ export async function recordWebhookUsage(
   const eventId =
     body.generation_id ??
     `webhook:${sha256Hex(JSON.stringify([keySha256, body.model, tokens, body.cost.toString(), body.timestamp, body.external_user ?? null]))}`;
+  const mapping = body.external_user
+    ? await findUserMappingByExternalUser(ctx.db, org.id, body.external_user)
+    : undefined;
   const [status] = await ctx.ledger.record([
     {
       ...blankInput,
       kind: 'completion',
       eventId,
       source: 'webhook',
+      user: mapping ? { id: mapping.userId, email: null, name: null } : null,
       occurredAt: body.timestamp,
       clientOrgId: org.id,
       model: body.model,

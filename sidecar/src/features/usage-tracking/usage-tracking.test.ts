@@ -265,6 +265,30 @@ describe.each(databaseKinds)('usage tracking on %s', (kind) => {
       expect(await eventsOf(t, { source: 'webhook' })).toHaveLength(2);
     });
 
+    it('attributes the event to the user whose OpenRouter user id is external_user, else to no user', async () => {
+      await t
+        .as(ADMIN_TOKEN)
+        .post('/api/v1/client-organizations/user-mappings')
+        .send({ user_id: 'user-ext', client_org_id: orgId, openrouter_user_id: 'or-user-ext' })
+        .expect(201);
+      const mapped = await request(t.app)
+        .post(`${BASE}/webhook/openrouter-usage`)
+        .send(seedWebhook({ external_user: 'or-user-ext', timestamp: '2026-03-10T11:00:00Z' }))
+        .expect(200);
+      const byOpenWebUiId = await request(t.app)
+        .post(`${BASE}/webhook/openrouter-usage`)
+        .send(seedWebhook({ external_user: 'user-1', timestamp: '2026-03-10T11:00:01Z' }))
+        .expect(200);
+      const unknown = await request(t.app)
+        .post(`${BASE}/webhook/openrouter-usage`)
+        .send(seedWebhook({ external_user: 'nobody-we-know', timestamp: '2026-03-10T11:00:02Z' }))
+        .expect(200);
+      const userOf = async (eventId: string) => (await eventsOf(t, { event_id: eventId }))[0]?.user_id;
+      expect(await userOf(mapped.body.event_id)).toBe('user-ext');
+      expect(await userOf(byOpenWebUiId.body.event_id)).toBe('user-1');
+      expect(await userOf(unknown.body.event_id)).toBe('');
+    });
+
     it('rejects an unknown key with 401 and records nothing', async () => {
       const before = (await t.db('usage_events').count({ n: '*' }))[0]?.n;
       const res = await request(t.app)

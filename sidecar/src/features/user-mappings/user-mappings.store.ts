@@ -69,6 +69,22 @@ export async function findUserMapping(db: Db, instanceId: string, userId: string
   return mapping;
 }
 
+/**
+ * The user an OpenRouter `external_user` belongs to within an org: the filter sends the Open
+ * WebUI user id as OpenRouter's `user`, and a mapping may name another id explicitly.
+ */
+export async function findUserMappingByExternalUser(
+  db: Db,
+  clientOrgId: string,
+  externalUser: string,
+): Promise<UserMapping | undefined> {
+  const row = await db('user_client_mappings')
+    .where({ client_org_id: clientOrgId })
+    .where((q) => void q.where({ openrouter_user_id: externalUser }).orWhere({ user_id: externalUser }))
+    .first();
+  return row ? rowToUserMapping(row) : undefined;
+}
+
 /** One instance's mappings, or those of the given orgs (an admin sees its instance only). */
 export async function listUserMappings(
   db: Db,
