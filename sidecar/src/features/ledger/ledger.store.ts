@@ -260,8 +260,9 @@ export async function findUserOrgs(db: Db, instanceId: string, userIds: string[]
   return found;
 }
 
-type DailyKey = { clientOrgId: string; usageDay: string; userId: string; model: string };
-type DailyTotals = {
+export type DailyKey = { clientOrgId: string; usageDay: string; userId: string; model: string };
+/** The figures of one usage_daily row, as exact integers. */
+export type DailyTotals = {
   requests: bigint;
   inputTokens: bigint;
   outputTokens: bigint;
@@ -291,7 +292,8 @@ export function dailyDeltaOf(event: UsageEvent): DailyDelta {
   };
 }
 
-const totalsColumns = {
+/** usage_daily's figure columns, by field: the one list of them. */
+export const totalsColumns = {
   requests: 'requests',
   inputTokens: 'input_tokens',
   outputTokens: 'output_tokens',

@@ -1,3 +1,4 @@
+import { totalsColumns, type DailyKey, type DailyTotals } from '../ledger/ledger.store.js';
 import type { Db } from '../../db/dialect.js';
 import { sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
@@ -38,35 +39,13 @@ export async function countRows(db: Db, table: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** One usage_daily row's figures, as exact integers. */
-export type RollupTotals = {
-  requests: bigint;
-  inputTokens: bigint;
-  outputTokens: bigint;
-  cachedTokens: bigint;
-  reasoningTokens: bigint;
-  rawCostNanoUsd: bigint;
-  billedCostNanoUsd: bigint;
-  pendingCostRequests: bigint;
-};
-
-export type RollupKey = { clientOrgId: string; usageDay: string; userId: string; model: string };
+export type RollupTotals = DailyTotals;
+export type RollupKey = DailyKey;
 export type RollupRow = RollupKey & { totals: RollupTotals };
-
-const TOTAL_COLUMNS = {
-  requests: 'requests',
-  inputTokens: 'input_tokens',
-  outputTokens: 'output_tokens',
-  cachedTokens: 'cached_tokens',
-  reasoningTokens: 'reasoning_tokens',
-  rawCostNanoUsd: 'raw_cost_nano_usd',
-  billedCostNanoUsd: 'billed_cost_nano_usd',
-  pendingCostRequests: 'pending_cost_requests',
-} as const satisfies Record<keyof RollupTotals, string>;
 
 function rowToRollupRow(row: Row): RollupRow {
   const totals = {} as RollupTotals;
-  for (const [field, column] of Object.entries(TOTAL_COLUMNS) as [keyof RollupTotals, string][]) {
+  for (const [field, column] of Object.entries(totalsColumns) as [keyof RollupTotals, string][]) {
     totals[field] = toBigInt(row[column]);
   }
   return {
@@ -84,7 +63,7 @@ const KEY_COLUMNS = ['client_org_id', 'usage_day', 'user_id', 'model'];
 export async function readRollup(db: Db): Promise<RollupRow[]> {
   const rows: Row[] = await db('usage_daily')
     .select(KEY_COLUMNS)
-    .select(Object.values(TOTAL_COLUMNS).map((column) => db.raw('CAST(?? AS TEXT) AS ??', [column, column])));
+    .select(Object.values(totalsColumns).map((column) => db.raw('CAST(?? AS TEXT) AS ??', [column, column])));
   return rows.map(rowToRollupRow);
 }
 

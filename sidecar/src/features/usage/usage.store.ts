@@ -1,19 +1,17 @@
 import type { Db } from '../../db/dialect.js';
 import { selectRowsAsJson, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
-import { USAGE_EVENT_COLUMNS, rowToUsageEvent, type UsageEvent } from '../ledger/ledger.store.js';
+import {
+  USAGE_EVENT_COLUMNS,
+  rowToUsageEvent,
+  totalsColumns,
+  type DailyTotals,
+  type UsageEvent,
+} from '../ledger/ledger.store.js';
 
 /** Every report reads usage_daily, the rollup the ledger writes in the same transaction. */
 
-export type Totals = {
-  requests: bigint;
-  inputTokens: bigint;
-  outputTokens: bigint;
-  cachedTokens: bigint;
-  reasoningTokens: bigint;
-  rawCostNanoUsd: bigint;
-  billedCostNanoUsd: bigint;
-  pendingCostRequests: bigint;
+export type Totals = DailyTotals & {
   /** Latest change to any counted row, UTC ISO; null when nothing was counted. */
   lastUpdated: string | null;
 };
@@ -29,17 +27,6 @@ export const emptyTotals = (): Totals => ({
   pendingCostRequests: 0n,
   lastUpdated: null,
 });
-
-const sums = {
-  requests: 'requests',
-  inputTokens: 'input_tokens',
-  outputTokens: 'output_tokens',
-  cachedTokens: 'cached_tokens',
-  reasoningTokens: 'reasoning_tokens',
-  rawCostNanoUsd: 'raw_cost_nano_usd',
-  billedCostNanoUsd: 'billed_cost_nano_usd',
-  pendingCostRequests: 'pending_cost_requests',
-} as const;
 
 export type GroupColumn = 'client_org_id' | 'usage_day' | 'user_id' | 'model';
 
@@ -62,7 +49,7 @@ export async function aggregateUsage(
   if (filter.clientOrgIds?.length === 0) return groupBy.length === 0 ? [{ keys: {}, totals: emptyTotals() }] : [];
   const query = db('usage_daily')
     .select(...groupBy)
-    .select(Object.entries(sums).map(([alias, column]) => sumText(db, column, alias)))
+    .select(Object.entries(totalsColumns).map(([alias, column]) => sumText(db, column, alias)))
     .max({ lastUpdated: 'updated_at' })
     .whereBetween('usage_day', [filter.from, filter.to]);
   if (filter.clientOrgIds) void query.whereIn('client_org_id', filter.clientOrgIds);
@@ -71,7 +58,8 @@ export async function aggregateUsage(
   const rows: Record<string, unknown>[] = await query;
   return rows.map((row) => {
     const totals = emptyTotals();
-    for (const field of Object.keys(sums) as (keyof typeof sums)[]) totals[field] = toBigInt(row[field]);
+    for (const field of Object.keys(totalsColumns) as (keyof typeof totalsColumns)[])
+      totals[field] = toBigInt(row[field]);
     totals.lastUpdated = row.lastUpdated == null ? null : String(row.lastUpdated);
     const keys: GroupedTotals['keys'] = {};
     for (const column of groupBy) keys[column] = String(row[column]);
