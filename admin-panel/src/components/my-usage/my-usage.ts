@@ -8,6 +8,7 @@ import { formatCount, formatPercent, formatTime, formatUsdNumber, formatUsdWithP
 import { requestsLabel, t, type Lang } from '../../lib/i18n.js';
 import { pageStyles } from '../../lib/page.styles.js';
 import { plnOf, rateOf } from '../../lib/pln.js';
+import { todayCards, tokensAndRequests } from '../../lib/usage-views.js';
 import { RefreshController } from '../../lib/refresh-controller.js';
 import { controls, themeTokens } from '../../lib/theme.styles.js';
 import '../rate-note/rate-note.js';
@@ -106,22 +107,7 @@ export class MaiMyUsage extends LitElement {
           ${t(lang, 'yourOrganization')}: <strong data-testid="org-name">${summary.client_name}</strong>
         </h3>
         <div class="cards">
-          <mai-stat-card
-            live
-            live-label=${t(lang, 'live')}
-            data-card="today-tokens"
-            label=${t(lang, 'todayTokens')}
-            value=${formatCount(today.tokens, lang)}
-            detail=${requestsLabel(lang, today.requests, formatCount(today.requests, lang))}
-          ></mai-stat-card>
-          <mai-stat-card
-            live
-            live-label=${t(lang, 'live')}
-            data-card="today-cost"
-            label=${t(lang, 'todayCost')}
-            value=${formatUsdWithPln(today.cost_nano_usd, plnOf(today))}
-            detail=${t(lang, 'withMarkup')}
-          ></mai-stat-card>
+          ${todayCards(today, lang)}
           <mai-stat-card
             data-card="month-tokens"
             label=${t(lang, 'tokensMonth')}
@@ -142,8 +128,7 @@ export class MaiMyUsage extends LitElement {
   /** The caller's own today and month: part of the organization's figures below. */
   private renderMine(me: MyTotals) {
     const lang = this.lang;
-    const usage = (totals: { tokens: number; requests: number }) =>
-      `${formatCount(totals.tokens, lang)} ${t(lang, 'tokens').toLowerCase()} · ${requestsLabel(lang, totals.requests, formatCount(totals.requests, lang))}`;
+    const usage = (totals: Pick<MyTotals['today'], 'tokens' | 'requests'>) => tokensAndRequests(totals, lang);
     const month = me.this_month;
     const limit =
       month.monthly_limit_usd === null

@@ -14,7 +14,6 @@ import { downloadBillingCsv, getBillingSummary } from '../../api/usage.js';
 import { define } from '../../lib/define.js';
 import { saveBlob } from '../../lib/download.js';
 import {
-  formatCount,
   formatPercent,
   formatPln,
   formatRate,
@@ -25,6 +24,7 @@ import {
 import { t, type Lang } from '../../lib/i18n.js';
 import { pageStyles } from '../../lib/page.styles.js';
 import { plnAmountOf, plnOf, rateOf } from '../../lib/pln.js';
+import { countColumns } from '../../lib/usage-views.js';
 import { controls, themeTokens } from '../../lib/theme.styles.js';
 import type { TableColumn } from '../data-table/data-table.js';
 import '../data-table/data-table.js';
@@ -153,20 +153,7 @@ export class MaiOperatorPage extends LitElement {
                 ${row.is_active ? nothing : html`<span class="muted">(${t(lang, 'inactive')})</span>`}`,
         sortValue: (row) => row.client_name.toLowerCase(),
       },
-      {
-        key: 'requests',
-        label: t(lang, 'requestsCol'),
-        numeric: true,
-        value: (row) => formatCount(row.requests, lang),
-        sortValue: (row) => row.requests,
-      },
-      {
-        key: 'tokens',
-        label: t(lang, 'tokens'),
-        numeric: true,
-        value: (row) => formatCount(row.tokens, lang),
-        sortValue: (row) => row.tokens,
-      },
+      ...countColumns<BillingRow>(lang),
       {
         key: 'raw',
         label: t(lang, 'rawCost'),
@@ -226,20 +213,7 @@ export class MaiOperatorPage extends LitElement {
     const lang = this.lang;
     return [
       { key: 'date', label: t(lang, 'date'), value: (day) => day.date, sortValue: (day) => day.date },
-      {
-        key: 'requests',
-        label: t(lang, 'requestsCol'),
-        numeric: true,
-        value: (day) => formatCount(day.requests, lang),
-        sortValue: (day) => day.requests,
-      },
-      {
-        key: 'tokens',
-        label: t(lang, 'tokens'),
-        numeric: true,
-        value: (day) => formatCount(day.tokens, lang),
-        sortValue: (day) => day.tokens,
-      },
+      ...countColumns<BillingDay>(lang),
       {
         key: 'raw',
         label: t(lang, 'rawCost'),

@@ -7,9 +7,10 @@ import { downloadUsageExport, getUsageByModel, getUsageByUser, getUsageSummary }
 import { define } from '../../lib/define.js';
 import { saveBlob } from '../../lib/download.js';
 import { formatCount, formatPercent, formatTime, formatUsdNano, formatUsdWithPln } from '../../lib/format.js';
-import { requestsLabel, t, type Lang } from '../../lib/i18n.js';
+import { t, type Lang } from '../../lib/i18n.js';
 import { pageStyles } from '../../lib/page.styles.js';
 import { plnAmountOf, plnOf, rateOf } from '../../lib/pln.js';
+import { countColumns, todayCards, tokensAndRequests } from '../../lib/usage-views.js';
 import { RefreshController } from '../../lib/refresh-controller.js';
 import { controls, themeTokens } from '../../lib/theme.styles.js';
 import type { TableColumn } from '../data-table/data-table.js';
@@ -148,27 +149,12 @@ export class MaiUsageDashboard extends LitElement {
     const { today, this_month: month } = summary.stats;
     const lang = this.lang;
     return html`<div class="cards">
-      <mai-stat-card
-        live
-        live-label=${t(lang, 'live')}
-        data-card="today-tokens"
-        label=${t(lang, 'todayTokens')}
-        value=${formatCount(today.tokens, lang)}
-        detail=${requestsLabel(lang, today.requests, formatCount(today.requests, lang))}
-      ></mai-stat-card>
-      <mai-stat-card
-        live
-        live-label=${t(lang, 'live')}
-        data-card="today-cost"
-        label=${t(lang, 'todayCost')}
-        value=${formatUsdWithPln(today.cost_nano_usd, plnOf(today))}
-        detail=${t(lang, 'withMarkup')}
-      ></mai-stat-card>
+      ${todayCards(today, lang)}
       <mai-stat-card
         data-card="month-total"
         label=${t(lang, 'monthTotal')}
         value=${formatUsdWithPln(month.cost_nano_usd, plnOf(month))}
-        detail="${formatCount(month.tokens, lang)} ${t(lang, 'tokens').toLowerCase()} · ${requestsLabel(lang, month.requests, formatCount(month.requests, lang))}"
+        detail=${tokensAndRequests(month, lang)}
       ></mai-stat-card>
       <mai-stat-card
         data-card="daily-average"
@@ -230,20 +216,7 @@ export class MaiUsageDashboard extends LitElement {
   private costColumns<Row extends Totals>(): TableColumn<Row>[] {
     const lang = this.lang;
     return [
-      {
-        key: 'requests',
-        label: t(lang, 'requestsCol'),
-        numeric: true,
-        value: (row) => formatCount(row.requests, lang),
-        sortValue: (row) => row.requests,
-      },
-      {
-        key: 'tokens',
-        label: t(lang, 'tokens'),
-        numeric: true,
-        value: (row) => formatCount(row.tokens, lang),
-        sortValue: (row) => row.tokens,
-      },
+      ...countColumns<Row>(lang),
       {
         key: 'cost',
         label: t(lang, 'cost'),
