@@ -127,6 +127,7 @@ export function assembleDeps(options: {
     now,
     ledger,
     openRouter,
+    provisioningKey: () => settings.provisioningKey(),
     onCostFilled: (events) => limits.applyCostFilled(events),
   });
   const services = {

@@ -39,6 +39,8 @@ export type SyncDeps = {
   config: Config;
   logger: Logger;
   now: () => Date;
+  /** The management key in force (environment, else settings), as provisioning uses it. */
+  provisioningKey: () => Promise<string | undefined>;
   /** Called with each event whose pending cost was filled, after its commit (the limit check's memory). */
   onCostFilled?: (events: UsageEvent[]) => void;
 };
@@ -325,7 +327,7 @@ async function reconcile(deps: SyncDeps, org: Organization, key: string, daysBac
       null,
     );
   }
-  const provisioningKey = deps.config.openRouter.provisioningKey;
+  const provisioningKey = await deps.provisioningKey();
   if (provisioningKey && org.openRouterKeyHash) {
     const activity = await deps.openRouter.getActivity(provisioningKey, { apiKeyHash: org.openRouterKeyHash });
     const oldest = new Date(now.getTime() - daysBack * 86_400_000).toISOString().slice(0, 10);

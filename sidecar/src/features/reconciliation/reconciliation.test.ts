@@ -277,3 +277,40 @@ describe('OpenRouter refusing the key', () => {
     }
   });
 });
+
+describe('a provisioning key stored in settings (not the environment)', () => {
+  it('is used for /activity reconciliation as it is for provisioning', async () => {
+    const managementKey = `sk-or-v1-${'f'.repeat(64)}`;
+    const fake = await createFakeOpenRouter({ provisioningKeys: [managementKey] });
+    const t = await createTestApp('sqlite', { env: { OPENROUTER_API_BASE: fake.apiBase } });
+    try {
+      await t.as(ADMIN_TOKEN).post(`${BASE}/settings`).send({ openrouter_provisioning_key: managementKey }).expect(200);
+      const org = await t
+        .as(ADMIN_TOKEN)
+        .post(`${BASE}/clients`)
+        .send({ name: 'Settings Key Co', provision_openrouter_key: true })
+        .expect(201);
+      const [key] = [...fake.provisionedKeys.values()];
+      // /activity lists completed UTC days only: a generation of yesterday.
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString();
+      fake.recordGeneration({
+        model: 'fake/alpha',
+        apiKey: key!.key,
+        promptTokens: 10,
+        completionTokens: 0,
+        createdAt: yesterday,
+      });
+      await t.as(ADMIN_TOKEN).post(SYNC).send({ days_back: 2 }).expect(200);
+      const res = await t
+        .as(ADMIN_TOKEN)
+        .get(`/api/v1/usage-tracking/reconciliation?client_org_id=${org.body.id}`)
+        .expect(200);
+      const activity = res.body.rows.filter((r: { kind: string }) => r.kind === 'activity');
+      // 10 × $0.000001 charged by OpenRouter, none in the ledger.
+      expect(activity).toEqual([expect.objectContaining({ model: 'fake/alpha', drift_nano_usd: '10000' })]);
+    } finally {
+      await t.close();
+      await fake.close();
+    }
+  });
+});
