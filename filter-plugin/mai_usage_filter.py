@@ -15,6 +15,7 @@ description: Sends every completion's token usage and OpenRouter cost to the mai
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -213,6 +214,18 @@ class _Spool:
         return claimed
 
 
+_SENDERS: "weakref.WeakSet[_Sender]" = weakref.WeakSet()
+
+
+@atexit.register
+def _spool_queued_events() -> None:
+    for sender in list(_SENDERS):
+        try:
+            sender.spool_queued()
+        except Exception:
+            log.exception("mai-usage: could not spool queued events at exit")
+
+
 class _Sender:
     """One background thread per filter instance: sends queued events in batches, spools what
     the sidecar cannot take and replays the spool. Stops when its filter is garbage-collected
@@ -226,8 +239,11 @@ class _Sender:
         # After a failed send, new events go straight to the spool until the next replay
         # probes the sidecar: a down sidecar costs one refused connection per interval, not per event.
         self.down_until = 0.0
+        self.flush_requested = False
+        self.busy = False
         self.thread = threading.Thread(target=self._run, name="mai-usage-sender", daemon=True)
         self.thread.start()
+        _SENDERS.add(self)
 
     def submit(self, events: list) -> None:
         with self.condition:
@@ -235,14 +251,47 @@ class _Sender:
             self.condition.notify()
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Waits until the queue is empty (tests, shutdown)."""
+        """Sends what is queued now, without the batching delay, and waits until it is sent or
+        spooled (tests, shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.condition:
-                if not self.queue and not getattr(self, "busy", False):
+                if not self.queue and not self.busy:
+                    self.flush_requested = False
                     return True
+                self.flush_requested = True
+                self.condition.notify()
             time.sleep(0.01)
         return False
+
+    def spool_queued(self) -> None:
+        """At interpreter exit: what is still queued goes to the spool, so the next start replays it."""
+        with self.condition:
+            batch, self.queue = self.queue, []
+        valves = self._valves()
+        if batch:
+            _Spool((valves.spool_dir if valves else "") or _default_spool_dir()).append(batch)
+
+    def _take_batch(self, interval: float) -> list:
+        """Waits for events, then lingers up to the batching delay so that a completion's start
+        and end, and concurrent chats, share one request: the sidecar and Open WebUI's own
+        thread then spend one send per delay instead of one per event."""
+        valves = self._valves()
+        delay = max(0.0, float(getattr(valves, "batch_delay_seconds", 0.0) or 0.0))
+        with self.condition:
+            if not self.queue:
+                self.condition.wait(timeout=min(interval, 1.0))
+            if self.queue and delay > 0:
+                deadline = time.monotonic() + delay
+                while len(self.queue) < MAX_BATCH and not self.flush_requested:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self.condition.wait(timeout=remaining)
+            batch = self.queue[:MAX_BATCH]
+            del self.queue[:MAX_BATCH]
+            self.busy = bool(batch)
+            return batch
 
     def _valves(self):
         owner = self.owner()
@@ -252,12 +301,7 @@ class _Sender:
         while True:
             valves = self._valves()
             interval = max(1.0, float(getattr(valves, "replay_interval_seconds", 30.0) or 30.0))
-            with self.condition:
-                if not self.queue:
-                    self.condition.wait(timeout=min(interval, 1.0))
-                batch = self.queue[:MAX_BATCH]
-                del self.queue[:MAX_BATCH]
-                self.busy = bool(batch)
+            batch = self._take_batch(interval)
             valves = self._valves()
             if valves is None:
                 if batch:
@@ -394,6 +438,13 @@ class Filter:
                 "Shown to a blocked user. Placeholders: {detail} (the sidecar's message: which limit, when it resets), "
                 "{scope} (org or user), "
                 "{limit_usd}, {used_usd}, {resets_at}."
+            ),
+        )
+        batch_delay_seconds: float = Field(
+            default=1.0,
+            description=(
+                "How long the background sender gathers events before one request to the sidecar "
+                "(a completion's start and end, concurrent chats). 0 sends each at once."
             ),
         )
         send_timeout_seconds: float = Field(

@@ -123,13 +123,56 @@ def test_sidecar_down_spools_then_replays_exactly_once(sidecar, make_filter, tmp
     assert sum(int(e["raw_cost_nano_usd"]) for e in again) == total
 
 
-def replayed_events_metric(sidecar) -> float:
+def metric(sidecar, name: str) -> float:
+    """The sum of a metric's samples in the sidecar's /metrics."""
     req = urllib.request.Request(f"{sidecar.url}/metrics", headers={"authorization": f"Bearer {sidecar.admin_token}"})
     with urllib.request.urlopen(req, timeout=5) as response:
         text = response.read().decode()
-    lines = [line for line in text.splitlines() if line.startswith("mai_usage_ingest_replayed_events_total")]
-    assert lines, "the sidecar exports mai_usage_ingest_replayed_events_total"
+    lines = [line for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{")]
+    assert lines, f"the sidecar exports {name}"
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+
+def replayed_events_metric(sidecar) -> float:
+    return metric(sidecar, "mai_usage_ingest_replayed_events_total")
+
+
+def ingest_requests_metric(sidecar) -> float:
+    return metric(sidecar, "mai_usage_ingest_request_duration_seconds_count")
+
+
+def test_events_within_the_batch_delay_share_one_request(sidecar, make_filter):
+    instance = make_filter(batch_delay_seconds=0.5)
+    user, client_id = new_user(sidecar)
+    requests_before = ingest_requests_metric(sidecar)
+    # Three completions (each a generation_started and a completion event) within the delay.
+    generation_ids = {run_completion(instance, user)[0] for _ in range(3)}
+    time.sleep(0.1)
+    assert sidecar.completions(client_id) == [], "nothing is sent before the delay is over"
+    events = wait_for(lambda: len(sidecar.completions(client_id)) == 3 and sidecar.completions(client_id),
+                      timeout=5, message="the batch")
+    assert {e["event_id"] for e in events} == generation_ids
+    assert instance._sender.flush()
+    assert ingest_requests_metric(sidecar) - requests_before == 1, "six events, one request"
+
+
+def test_flush_sends_at_once_despite_a_long_batch_delay(sidecar, make_filter):
+    instance = make_filter(batch_delay_seconds=60)
+    user, client_id = new_user(sidecar)
+    generation_id, _ = run_completion(instance, user)
+    started = time.monotonic()
+    assert instance._sender.flush(timeout=5)
+    assert time.monotonic() - started < 5
+    assert [e["event_id"] for e in sidecar.completions(client_id)] == [generation_id]
+
+
+def test_events_still_queued_at_exit_go_to_the_spool(sidecar, make_filter, tmp_path):
+    instance = make_filter(batch_delay_seconds=60)
+    user, _ = new_user(sidecar)
+    run_completion(instance, user)
+    time.sleep(0.1)  # the sender holds both events, waiting out its delay
+    instance._sender.spool_queued()  # what the interpreter's exit hook runs
+    assert spool_lines(tmp_path / "spool") == 2
 
 
 def _as_ingest(exported):

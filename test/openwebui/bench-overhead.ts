@@ -18,7 +18,7 @@ import { createOpenWebUI, createSidecar, type ManagedProcess } from './processes
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 const BLOCK = 20;
-const STATES = ['off', 'noop', 'on'] as const;
+const STATES = ['off', 'noop', 'noop_valves', 'on'] as const;
 type State = (typeof STATES)[number];
 
 const NOOP_FILTER = `"""
@@ -30,6 +30,32 @@ class Filter:
         return body
 
     def stream(self, event, __metadata__=None):
+        return event
+
+    def outlet(self, body, __user__=None, __metadata__=None):
+        return body
+`;
+
+/** The same, with what mai-usage's hooks make Open WebUI do: load and validate valves, pass __user__. */
+const NOOP_VALVES_FILTER = `"""
+title: noop with valves
+version: 0.0.1
+"""
+from pydantic import BaseModel, Field
+
+
+class Filter:
+    class Valves(BaseModel):
+        priority: int = Field(default=0, description="order")
+        sidecar_url: str = Field(default="", description="unused")
+
+    def __init__(self):
+        self.valves = self.Valves()
+
+    async def inlet(self, body, __user__=None):
+        return body
+
+    def stream(self, event, __user__=None, __metadata__=None):
         return event
 
     def outlet(self, body, __user__=None, __metadata__=None):
@@ -107,18 +133,28 @@ async function main() {
       valves: {},
     });
     await owui.setFilterActive(admin, 'noop_filter', false);
+    await installFilter({
+      openWebUiUrl: openWebUI.url,
+      apiKey: admin.token,
+      id: 'noop_valves_filter',
+      name: 'noop with valves',
+      source: NOOP_VALVES_FILTER,
+      valves: { sidecar_url: sidecar.url },
+    });
+    await owui.setFilterActive(admin, 'noop_valves_filter', false);
 
     for (let i = 0; i < 20; i++) await timedStream(openWebUI.url, admin); // warm-up
 
     async function setState(state: State) {
       await owui.setFilterActive(admin, 'noop_filter', state === 'noop');
+      await owui.setFilterActive(admin, 'noop_valves_filter', state === 'noop_valves');
       await owui.setFilterActive(admin, 'mai_usage', state === 'on');
     }
 
     const results: Record<string, Record<State, number[]>> = {};
     for (const condition of ['sidecar up', 'sidecar down'] as const) {
       if (condition === 'sidecar down') await sidecar.stop();
-      const samples: Record<State, number[]> = { off: [], noop: [], on: [] };
+      const samples: Record<State, number[]> = { off: [], noop: [], noop_valves: [], on: [] };
       for (let done = 0; done < REQUESTS; done += BLOCK) {
         for (const state of STATES) {
           await setState(state);
@@ -132,16 +168,30 @@ async function main() {
     console.log(
       `\nFilter overhead in Open WebUI ${OPEN_WEBUI_VERSION}, streamed API completions (ms, ${REQUESTS} per cell)`,
     );
-    console.log('off = no filter; noop = a filter with empty inlet/stream/outlet; on = mai-usage');
     console.log(
-      'condition      | off med | off p95 | noop med | noop p95 | on med | on p95 | on−off med | on−noop med | on−noop p95',
+      'off = no filter; noop = empty inlet/stream/outlet; noop_valves = the same with a Valves class and ' +
+        "mai-usage's hook signatures (Open WebUI's own cost of such a filter); on = mai-usage",
     );
-    const f = (n: number, w: number) => n.toFixed(2).padStart(w);
+    const f = (n: number) => n.toFixed(2).padStart(8);
+    const header = [
+      'condition     ',
+      ...STATES.flatMap((s) => [`${s} med`, `${s} p95`]),
+      'on−off med',
+      'on−noop_v med',
+    ];
+    console.log(header.map((h) => h.padStart(8)).join(' | '));
     for (const [condition, samples] of Object.entries(results)) {
-      const [off, noop, on] = [stats(samples.off), stats(samples.noop), stats(samples.on)];
-      console.log(
-        `${condition.padEnd(14)} | ${f(off.median, 7)} | ${f(off.p95, 7)} | ${f(noop.median, 8)} | ${f(noop.p95, 8)} | ${f(on.median, 6)} | ${f(on.p95, 6)} | ${f(on.median - off.median, 10)} | ${f(on.median - noop.median, 11)} | ${f(on.p95 - noop.p95, 11)}`,
-      );
+      const cells = Object.fromEntries(STATES.map((state) => [state, stats(samples[state])])) as Record<
+        State,
+        ReturnType<typeof stats>
+      >;
+      const row = [
+        condition.padEnd(14),
+        ...STATES.flatMap((state) => [f(cells[state].median), f(cells[state].p95)]),
+        f(cells.on.median - cells.off.median),
+        f(cells.on.median - cells.noop_valves.median),
+      ];
+      console.log(row.join(' | '));
     }
     console.log('targets: added median ≤ 2 ms (sidecar up), ≤ 5 ms (sidecar down)');
   } finally {
