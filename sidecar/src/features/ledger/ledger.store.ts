@@ -53,34 +53,43 @@ const text = (value: unknown) => (value === null || value === undefined ? null :
 const nullableBigInt = (value: unknown) => (value === null || value === undefined ? null : toBigInt(value));
 const nullableParam = (value: bigint | null) => (value === null ? null : intParam(value));
 
-export function rowToUsageEvent(row: Row): UsageEvent {
+/**
+ * A ledger row given as its values in USAGE_EVENT_COLUMNS order (how large reads fetch them, see
+ * selectValuesAsJson); `at` names each position.
+ */
+export function usageEventOfValues(values: readonly unknown[]): UsageEvent {
+  const value = (column: UsageEventColumn) => values[at[column]];
   return {
-    eventId: String(row.event_id),
-    source: String(row.source) as EventSource,
-    clientOrgId: String(row.client_org_id),
-    userId: String(row.user_id),
-    model: String(row.model),
-    channel: String(row.channel),
-    occurredAt: String(row.occurred_at),
-    usageDay: String(row.usage_day),
-    inputTokens: Number(row.input_tokens),
-    outputTokens: Number(row.output_tokens),
-    cachedTokens: Number(row.cached_tokens),
-    reasoningTokens: Number(row.reasoning_tokens),
-    costStatus: String(row.cost_status) as CostStatus,
-    providerCostNanoUsd: nullableBigInt(row.provider_cost_nano_usd),
-    upstreamCostNanoUsd: nullableBigInt(row.upstream_cost_nano_usd),
-    isByok: toBool(row.is_byok),
-    rawCostNanoUsd: toBigInt(row.raw_cost_nano_usd),
-    markupRatePpm: toBigInt(row.markup_rate_ppm),
-    billedCostNanoUsd: toBigInt(row.billed_cost_nano_usd),
-    generationId: text(row.generation_id),
-    chatId: text(row.chat_id),
-    messageId: text(row.message_id),
-    externalUser: text(row.external_user),
-    reason: text(row.reason),
-    recordedAt: String(row.recorded_at),
+    eventId: String(value('event_id')),
+    source: String(value('source')) as EventSource,
+    clientOrgId: String(value('client_org_id')),
+    userId: String(value('user_id')),
+    model: String(value('model')),
+    channel: String(value('channel')),
+    occurredAt: String(value('occurred_at')),
+    usageDay: String(value('usage_day')),
+    inputTokens: Number(value('input_tokens')),
+    outputTokens: Number(value('output_tokens')),
+    cachedTokens: Number(value('cached_tokens')),
+    reasoningTokens: Number(value('reasoning_tokens')),
+    costStatus: String(value('cost_status')) as CostStatus,
+    providerCostNanoUsd: nullableBigInt(value('provider_cost_nano_usd')),
+    upstreamCostNanoUsd: nullableBigInt(value('upstream_cost_nano_usd')),
+    isByok: toBool(value('is_byok')),
+    rawCostNanoUsd: toBigInt(value('raw_cost_nano_usd')),
+    markupRatePpm: toBigInt(value('markup_rate_ppm')),
+    billedCostNanoUsd: toBigInt(value('billed_cost_nano_usd')),
+    generationId: text(value('generation_id')),
+    chatId: text(value('chat_id')),
+    messageId: text(value('message_id')),
+    externalUser: text(value('external_user')),
+    reason: text(value('reason')),
+    recordedAt: String(value('recorded_at')),
   };
+}
+
+export function rowToUsageEvent(row: Row): UsageEvent {
+  return usageEventOfValues(USAGE_EVENT_COLUMNS.map((column) => row[column]));
 }
 
 function usageEventToRow(event: UsageEvent): Row {
@@ -153,6 +162,13 @@ export const USAGE_EVENT_COLUMNS = [
   'reason',
   'recorded_at',
 ] as const;
+
+export type UsageEventColumn = (typeof USAGE_EVENT_COLUMNS)[number];
+/** Each column's position in USAGE_EVENT_COLUMNS. */
+const at = Object.fromEntries(USAGE_EVENT_COLUMNS.map((column, index) => [column, index])) as Record<
+  UsageEventColumn,
+  number
+>;
 
 type SqlValue = string | number | boolean | null;
 

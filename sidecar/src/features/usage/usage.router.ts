@@ -11,6 +11,7 @@ import {
   currentPeriod,
   exportColumns,
   exportRow,
+  exportValues,
   myOrganizationUsage,
   reportScope,
   totalsView,
@@ -79,7 +80,7 @@ export function createUsageRouter(deps: AppDeps): Router {
       const columns = exportColumns(principal);
       res.write(csvRecord(columns));
       for await (const page of readUsageEvents(ctx.db, filter)) {
-        res.write(page.map((event) => csvRecord(Object.values(exportRow(event, principal)))).join(''));
+        res.write(page.map((event) => csvRecord(exportValues(event, principal))).join(''));
       }
       res.end();
       return;

@@ -437,67 +437,54 @@ function sharePct(part: bigint, whole: bigint): number {
   return whole === 0n ? 0 : Number(divRound(part * 10_000n, whole)) / 100;
 }
 
-/** One ledger row as exported; raw cost and markup only for the operator. */
-export function exportRow(event: UsageEvent, principal: Principal) {
-  return {
-    event_id: event.eventId,
-    occurred_at: event.occurredAt,
-    usage_day: event.usageDay,
-    client_org_id: event.clientOrgId,
-    user_id: event.userId,
-    model: event.model,
-    channel: event.channel,
-    source: event.source,
-    input_tokens: event.inputTokens,
-    output_tokens: event.outputTokens,
-    cached_tokens: event.cachedTokens,
-    reasoning_tokens: event.reasoningTokens,
-    cost_status: event.costStatus,
-    cost: nanoToUsdNumber(event.billedCostNanoUsd),
-    cost_nano_usd: event.billedCostNanoUsd.toString(),
-    ...(principal.kind === 'operator'
-      ? {
-          raw_cost_nano_usd: event.rawCostNanoUsd.toString(),
-          markup_rate: formatMarkupRate(event.markupRatePpm),
-          is_byok: event.isByok,
-        }
-      : {}),
-    generation_id: event.generationId,
-    chat_id: event.chatId,
-    message_id: event.messageId,
-    reason: event.reason,
-  };
+type ExportValue = string | number | boolean | null;
+
+/**
+ * The export's columns in order, each with how it reads a ledger event: the one definition of
+ * the CSV header, the CSV lines and the JSON objects. Raw cost, markup and BYOK are the
+ * operator's only.
+ */
+const EXPORT_COLUMNS: readonly { name: string; value: (event: UsageEvent) => ExportValue; operatorOnly?: true }[] = [
+  { name: 'event_id', value: (e) => e.eventId },
+  { name: 'occurred_at', value: (e) => e.occurredAt },
+  { name: 'usage_day', value: (e) => e.usageDay },
+  { name: 'client_org_id', value: (e) => e.clientOrgId },
+  { name: 'user_id', value: (e) => e.userId },
+  { name: 'model', value: (e) => e.model },
+  { name: 'channel', value: (e) => e.channel },
+  { name: 'source', value: (e) => e.source },
+  { name: 'input_tokens', value: (e) => e.inputTokens },
+  { name: 'output_tokens', value: (e) => e.outputTokens },
+  { name: 'cached_tokens', value: (e) => e.cachedTokens },
+  { name: 'reasoning_tokens', value: (e) => e.reasoningTokens },
+  { name: 'cost_status', value: (e) => e.costStatus },
+  { name: 'cost', value: (e) => nanoToUsdNumber(e.billedCostNanoUsd) },
+  { name: 'cost_nano_usd', value: (e) => e.billedCostNanoUsd.toString() },
+  { name: 'raw_cost_nano_usd', value: (e) => e.rawCostNanoUsd.toString(), operatorOnly: true },
+  { name: 'markup_rate', value: (e) => formatMarkupRate(e.markupRatePpm), operatorOnly: true },
+  { name: 'is_byok', value: (e) => e.isByok, operatorOnly: true },
+  { name: 'generation_id', value: (e) => e.generationId },
+  { name: 'chat_id', value: (e) => e.chatId },
+  { name: 'message_id', value: (e) => e.messageId },
+  { name: 'reason', value: (e) => e.reason },
+];
+const EXPORT_COLUMNS_OF_OTHERS = EXPORT_COLUMNS.filter((column) => !column.operatorOnly);
+const exportColumnsFor = (principal: Principal) =>
+  principal.kind === 'operator' ? EXPORT_COLUMNS : EXPORT_COLUMNS_OF_OTHERS;
+
+/** The export's column names for this caller. */
+export function exportColumns(principal: Principal): string[] {
+  return exportColumnsFor(principal).map((column) => column.name);
 }
 
-const blankEvent: UsageEvent = {
-  eventId: '',
-  source: 'filter',
-  clientOrgId: '',
-  userId: '',
-  model: '',
-  channel: '',
-  occurredAt: '',
-  usageDay: '',
-  inputTokens: 0,
-  outputTokens: 0,
-  cachedTokens: 0,
-  reasoningTokens: 0,
-  costStatus: 'reported',
-  providerCostNanoUsd: null,
-  upstreamCostNanoUsd: null,
-  isByok: false,
-  rawCostNanoUsd: 0n,
-  markupRatePpm: 0n,
-  billedCostNanoUsd: 0n,
-  generationId: null,
-  chatId: null,
-  messageId: null,
-  externalUser: null,
-  reason: null,
-  recordedAt: '',
-};
+/** One ledger event as a CSV line's values, in exportColumns order. */
+export function exportValues(event: UsageEvent, principal: Principal): ExportValue[] {
+  return exportColumnsFor(principal).map((column) => column.value(event));
+}
 
-/** CSV columns, in the order exportRow writes them (the header is written even for no rows). */
-export function exportColumns(principal: Principal): string[] {
-  return Object.keys(exportRow(blankEvent, principal));
+/** One ledger event as a JSON export object. */
+export function exportRow(event: UsageEvent, principal: Principal): Record<string, ExportValue> {
+  const row: Record<string, ExportValue> = {};
+  for (const column of exportColumnsFor(principal)) row[column.name] = column.value(event);
+  return row;
 }

@@ -1,10 +1,10 @@
 import type { Db } from '../../db/dialect.js';
-import { selectRowsAsJson, sumText } from '../../db/dialect.js';
+import { selectValuesAsJson, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
 import {
   USAGE_EVENT_COLUMNS,
-  rowToUsageEvent,
   totalsColumns,
+  usageEventOfValues,
   type DailyTotals,
   type UsageEvent,
 } from '../ledger/ledger.store.js';
@@ -72,27 +72,49 @@ export async function totalUsage(db: Db, filter: UsageFilter): Promise<Totals> {
   return row?.totals ?? emptyTotals();
 }
 
-/** The ledger columns an export reads (rowToUsageEvent's input); `id` pages through them. */
-const EVENT_COLUMNS = ['id', ...USAGE_EVENT_COLUMNS] as const;
+/** What an export reads: the ledger's columns, then `id`, which orders rows within a day. */
+const EXPORT_READ_COLUMNS = [...USAGE_EVENT_COLUMNS, 'id'] as const;
+const DAY = USAGE_EVENT_COLUMNS.indexOf('usage_day');
+const ID = USAGE_EVENT_COLUMNS.length;
 
-/** Ledger rows in id order, a page at a time, for exports that may be large. */
-export async function* readUsageEvents(db: Db, filter: UsageFilter, pageSize = 5_000): AsyncGenerator<UsageEvent[]> {
-  if (filter.clientOrgIds?.length === 0) return;
-  let afterId = 0;
-  for (;;) {
+function byDayThenId(a: readonly unknown[], b: readonly unknown[]): number {
+  const [dayA, dayB] = [String(a[DAY]), String(b[DAY])];
+  return dayA < dayB ? -1 : dayA > dayB ? 1 : Number(a[ID]) - Number(b[ID]);
+}
+
+/**
+ * Ledger rows of the given orgs, a page at a time so a year of events never sits in memory: org
+ * by org in the order given, each in day order and, within a day, in the order recorded. Pages
+ * follow the (client_org_id, usage_day) index with a (usage_day, id) keyset, so each page is one
+ * range read of that index, never a sort of the whole period, however large the ledger grows.
+ * The next page is read while the caller handles the current one.
+ */
+export async function* readUsageEvents(
+  db: Db,
+  filter: UsageFilter & { clientOrgIds: string[] },
+  pageSize = 350,
+): AsyncGenerator<UsageEvent[]> {
+  const readPage = async (clientOrgId: string, after: [string, number]) => {
     const query = db('usage_events')
-      .select(EVENT_COLUMNS)
-      .where('id', '>', afterId)
-      .whereBetween('usage_day', [filter.from, filter.to])
-      .orderBy('id')
+      .select(EXPORT_READ_COLUMNS)
+      .where('client_org_id', clientOrgId)
+      .whereRaw('(usage_day, id) > (?, ?)', after)
+      .where('usage_day', '<=', filter.to)
+      .orderBy(['usage_day', 'id'])
       .limit(pageSize);
-    if (filter.clientOrgIds) void query.whereIn('client_org_id', filter.clientOrgIds);
     if (filter.userId !== undefined) void query.where('user_id', filter.userId);
-    // Aggregated into one JSON value; its order is not guaranteed, so sort by id again.
-    const rows = (await selectRowsAsJson(db, EVENT_COLUMNS, query)).sort((a, b) => Number(a.id) - Number(b.id));
-    if (rows.length === 0) return;
-    afterId = Number(rows[rows.length - 1]!.id);
-    yield rows.map(rowToUsageEvent);
-    if (rows.length < pageSize) return;
+    // Aggregated into one JSON value, whose order is not guaranteed: sorted again (already in order).
+    return (await selectValuesAsJson(db, EXPORT_READ_COLUMNS, query)).sort(byDayThenId);
+  };
+  for (const clientOrgId of filter.clientOrgIds) {
+    let next: Promise<unknown[][]> | null = readPage(clientOrgId, [filter.from, 0]);
+    while (next) {
+      const rows: unknown[][] = await next;
+      const last = rows[rows.length - 1];
+      next = rows.length === pageSize && last ? readPage(clientOrgId, [String(last[DAY]), Number(last[ID])]) : null;
+      // A caller that stops early leaves the read ahead unawaited; its failure is not an error then.
+      next?.catch(() => undefined);
+      if (rows.length > 0) yield rows.map(usageEventOfValues);
+    }
   }
 }

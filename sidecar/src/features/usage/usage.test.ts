@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLISH_HOLIDAYS, createFakeNbp, type FakeNbp } from '../../../../test/fakes/nbp/fake-nbp.js';
 import { databaseKinds } from '../../test-support/databases.js';
 import { ADMIN_TOKEN, INGEST_TOKEN, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { readUsageEvents } from './usage.store.js';
 
 const BASE = '/api/v1/client-organizations';
 const USAGE = `${BASE}/usage`;
@@ -612,6 +613,41 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
       .get(`${USAGE}/export?format=csv&client_id=${orgs.a}&from=2025-01-01&to=2025-01-31`)
       .expect(200);
     expect(parseCsv(empty.text)).toEqual([header]);
+  });
+
+  it('reads an export org by org in day order, each ledger row exactly once, across pages', async () => {
+    const [from, to] = ['2026-02-01', '2026-03-31'];
+    const orgIds = [orgs.b, orgs.a];
+    for (const pageSize of [1, 3, 7, 1000]) {
+      const read: { org: string; day: string; id: string }[] = [];
+      for await (const page of readUsageEvents(t.db, { clientOrgIds: orgIds, from, to }, pageSize)) {
+        expect(page.length).toBeLessThanOrEqual(pageSize);
+        read.push(...page.map((e) => ({ org: e.clientOrgId, day: e.usageDay, id: e.eventId })));
+      }
+      const expected = orgIds.flatMap((org) => ofOrg(inRange(ledger, from, to), org));
+      // Enough rows, several on one day, that pages end inside a day.
+      expect(expected.length).toBeGreaterThan(20);
+      expect(new Set(expected.map((r) => `${r.org} ${r.day}`)).size).toBeLessThan(expected.length);
+      expect(read.map((r) => r.id).sort()).toEqual(expected.map((r) => r.eventId).sort());
+      expect(new Set(read.map((r) => r.id)).size).toBe(read.length);
+      // Org b's rows, then org a's; within an org, days never go backwards.
+      const firstOfA = read.findIndex((r) => r.org === orgs.a);
+      expect(read.slice(0, firstOfA).every((r) => r.org === orgs.b)).toBe(true);
+      expect(read.slice(firstOfA).every((r) => r.org === orgs.a)).toBe(true);
+      expect(read.every((r, i) => i === 0 || r.org !== read[i - 1]!.org || r.day >= read[i - 1]!.day)).toBe(true);
+    }
+    // One user's rows only.
+    const user = ofOrg(inRange(ledger, from, to), orgs.a)[0]!.user;
+    const mine: string[] = [];
+    for await (const page of readUsageEvents(t.db, { clientOrgIds: [orgs.a], from, to, userId: user }, 2)) {
+      mine.push(...page.map((e) => e.eventId));
+    }
+    expect(mine.sort()).toEqual(
+      ofOrg(inRange(ledger, from, to), orgs.a)
+        .filter((r) => r.user === user)
+        .map((r) => r.eventId)
+        .sort(),
+    );
   });
 
   it('exports JSON with exactly the ledger rows and totals of the range', async () => {
