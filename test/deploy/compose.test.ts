@@ -218,6 +218,11 @@ describe('Dockerfile', () => {
     const entry = (JSON.parse(cmd.slice(4)) as string[]).find((part) => part.endsWith('.js'))!;
     // dist/<path>.js is built from <path>.ts.
     expect(existsSync(join(ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+    // The container runs the sidecar with the node flags of `npm start`.
+    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
+    const startFlags = start.match(/--[\w-]+=\S+/g) ?? [];
+    expect(startFlags.length).toBeGreaterThan(0);
+    expect((JSON.parse(cmd.slice(4)) as string[]).filter((part) => part.startsWith('--'))).toEqual(startFlags);
   });
 
   it('copies only files that exist and that .dockerignore lets in', () => {

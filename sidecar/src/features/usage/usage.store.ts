@@ -92,7 +92,7 @@ function byDayThenId(a: readonly unknown[], b: readonly unknown[]): number {
 export async function* readUsageEvents(
   db: Db,
   filter: UsageFilter & { clientOrgIds: string[] },
-  pageSize = 350,
+  pageSize = 250,
 ): AsyncGenerator<UsageEvent[]> {
   const readPage = async (clientOrgId: string, after: [string, number]) => {
     const query = db('usage_events')
