@@ -7,9 +7,10 @@
  * Targets (issue 3): ≤ 2 ms added at the median with the sidecar up, ≤ 5 ms with it down.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createFakeOpenRouter } from '../fakes/openrouter/fake-openrouter.js';
 import { installFilter } from '../../sidecar/src/features/filter-install/filter-install.service.js';
 import { createOpenWebUIClient, type Account } from './openwebui-client.js';
@@ -194,6 +195,18 @@ async function main() {
       console.log(row.join(' | '));
     }
     console.log('targets: added median ≤ 2 ms (sidecar up), ≤ 5 ms (sidecar down)');
+    const figures = Object.fromEntries(
+      Object.entries(results).map(([condition, samples]) => [
+        condition,
+        Object.fromEntries(STATES.map((state) => [state, stats(samples[state])])),
+      ]),
+    );
+    const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results', 'filter-latest.json');
+    writeFileSync(
+      out,
+      `${JSON.stringify({ finished_at: new Date().toISOString(), open_webui: OPEN_WEBUI_VERSION, requests_per_cell: REQUESTS, ms: figures }, null, 2)}\n`,
+    );
+    console.log(`written to ${out}`);
   } finally {
     for (const process of processes.reverse()) await process.stop().catch(() => undefined);
     await fake.close();
