@@ -303,9 +303,10 @@ class _Sender:
             interval = max(1.0, float(getattr(valves, "replay_interval_seconds", 30.0) or 30.0))
             batch = self._take_batch(interval)
             valves = self._valves()
-            if valves is None:
+            if valves is None:  # the filter was replaced: keep what it left, then stop
                 if batch:
                     _Spool(_default_spool_dir()).append(batch)
+                self.spool_queued()
                 return
             try:
                 spool = _Spool(valves.spool_dir or _default_spool_dir())
