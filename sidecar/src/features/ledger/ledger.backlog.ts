@@ -155,8 +155,10 @@ export async function takeBacklog(
 }
 
 /** How many of the instance's events wait in the backlog (0 when the table does not exist). */
-export async function countBacklog(db: Db, instanceId: string): Promise<number> {
+export async function countBacklog(db: Db, instanceId?: string): Promise<number> {
   if (!(await db.schema.hasTable(BACKLOG_TABLE))) return 0;
-  const [row] = (await db(BACKLOG_TABLE).where({ instance_id: instanceId }).count({ n: '*' })) as Row[];
+  const query = db(BACKLOG_TABLE);
+  if (instanceId !== undefined) void query.where({ instance_id: instanceId });
+  const [row] = (await query.count({ n: '*' })) as Row[];
   return Number(row?.n ?? 0);
 }

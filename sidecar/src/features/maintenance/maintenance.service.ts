@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { isPostgres } from '../../db/dialect.js';
 import { decryptSecret, encryptSecret } from '../../lib/crypto.js';
 import { recordAudit } from '../audit/audit.store.js';
+import { countBacklog } from '../ledger/ledger.backlog.js';
 import { listOrganizations } from '../organizations/organizations.store.js';
 import {
   countRows,
@@ -97,7 +98,13 @@ export type RollupDifference = {
   expected: RollupTotals | null;
 };
 
-export type VerifyResult = { events: number; rowsChecked: number; differences: RollupDifference[] };
+export type VerifyResult = {
+  events: number;
+  rowsChecked: number;
+  differences: RollupDifference[];
+  /** Usage stored in ledger_backlog (while migrations were behind), not in the ledger yet. */
+  backlog: number;
+};
 
 const keyOf = (row: RollupRow) => JSON.stringify([row.clientOrgId, row.usageDay, row.userId, row.model]);
 
@@ -125,7 +132,12 @@ export async function verifyRollup(db: Knex): Promise<VerifyResult> {
         const { totals, ...rowKey } = have;
         differences.push({ key: rowKey, stored: totals, expected: null });
       }
-      return { events: await countRows(tx, 'usage_events'), rowsChecked: stored.size, differences };
+      return {
+        events: await countRows(tx, 'usage_events'),
+        rowsChecked: stored.size,
+        differences,
+        backlog: await countBacklog(tx),
+      };
     },
     // SQLite transactions are snapshots already; PostgreSQL's default would re-read per statement.
     isPostgres(db) ? { isolationLevel: 'repeatable read', readOnly: true } : undefined,

@@ -42,6 +42,42 @@ describe.each(databaseKinds)('maintenance on %s', (kind) => {
     expect(verified.rowsChecked).toBe(await count(t, 'usage_daily'));
   });
 
+  it('verify counts usage waiting in the ledger backlog, and none once it is rolled up', async () => {
+    expect((await verifyRollup(t.db)).backlog).toBe(0);
+    t.deps.ledger.setSchemaCurrent(false); // as while migrations are behind
+    const [status] = await t.deps.ledger.record([
+      {
+        kind: 'completion',
+        eventId: 'gen-backlogged-1',
+        source: 'filter',
+        occurredAt: NOW.toISOString(),
+        user: { id: 'backlog-user', email: null, name: null },
+        clientOrgId: null,
+        model: 'acme/model',
+        channel: 'api',
+        generationId: 'gen-backlogged-1',
+        chatId: null,
+        messageId: null,
+        externalUser: null,
+        reason: null,
+        inputTokens: 10,
+        outputTokens: 5,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+        providerCostNanoUsd: 1_000n,
+        upstreamCostNanoUsd: null,
+        isByok: false,
+      },
+    ]);
+    expect(status).toBe('recorded');
+    const waiting = await verifyRollup(t.db);
+    expect(waiting.backlog).toBe(1);
+    expect(waiting.differences).toEqual([]);
+    expect(await t.deps.ledger.rollUpBacklog()).toBe(1);
+    const after = await verifyRollup(t.db);
+    expect(after).toMatchObject({ backlog: 0, differences: [], events: waiting.events + 1 });
+  });
+
   it('verify reports a rollup row that drifted, one missing and one with no events', async () => {
     const [a, b] = await t.db('usage_daily').orderBy(['usage_day', 'user_id', 'model']).limit(2);
     await t
