@@ -99,7 +99,7 @@ describe('mai-usage CLI', () => {
       expect(existsSync(`${DATABASE_PATH}.before-restore`)).toBe(true);
     });
 
-    it('verify is clean, and exits 1 listing a drifted rollup row', async () => {
+    it('verify is clean, exits 1 listing a drifted rollup row, and --repair rewrites it', async () => {
       expect(await cli(['verify'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^verify: OK/) });
       expect((await cli(['init', '--sample-data'])).stdout).toMatch(/0 events recorded/);
       const db = createDb({ client: 'sqlite', path: DATABASE_PATH });
@@ -110,6 +110,10 @@ describe('mai-usage CLI', () => {
       const drifted = await cli(['verify']);
       expect(drifted.code).toBe(1);
       expect(drifted.stdout).toMatch(/1 usage_daily rows differ/);
+      const repaired = await cli(['verify', '--repair']);
+      expect(repaired.code, repaired.stderr).toBe(0);
+      expect(repaired.stdout).toMatch(/repaired 1 usage_daily rows/);
+      expect(await cli(['verify'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^verify: OK/) });
     });
 
     it('exports a month to a file, the same rows the API exports', async () => {

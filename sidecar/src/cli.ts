@@ -16,6 +16,7 @@ import {
   cleanUsage,
   migrateDatabase,
   RefusedError,
+  repairRollup,
   resetDatabase,
   rotateEncryptionKey,
   verifyRollup,
@@ -331,9 +332,18 @@ const commands: Record<string, Command> = {
 
   verify: {
     summary: 'Recompute every usage_daily row from usage_events and report any difference.',
-    help: '  Exit 0 when every rollup row matches the ledger, 1 when any differs (each is listed).',
-    async run() {
+    help: `  --repair   rewrite each differing rollup row with what the ledger says (audited; the ledger
+             itself is never changed); usage arriving meanwhile waits for it
+  Exit 0 when every rollup row matches the ledger (or was repaired), 1 when any differs (each is listed).`,
+    options: { repair: { type: 'boolean' } },
+    async run(values) {
       const config = loadConfig();
+      if (values.repair) {
+        const repaired = await withDeps(config, (deps) => repairRollup(deps.db, deps.now().toISOString()));
+        if (repaired.differences.length > 0) printVerify(repaired);
+        out(`verify: repaired ${repaired.differences.length} usage_daily rows from ${repaired.events} usage_events`);
+        return 0;
+      }
       return printVerify(await withDeps(config, (deps) => verifyRollup(deps.db)));
     },
   },

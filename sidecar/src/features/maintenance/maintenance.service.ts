@@ -10,8 +10,10 @@ import {
   instancesInDatabase,
   readEncryptedSecrets,
   readRollup,
+  lockLedgerWrites,
   recomputeRollup,
   writeEncryptedSecret,
+  writeRollupRow,
   type RollupRow,
   type RollupTotals,
 } from './maintenance.store.js';
@@ -112,36 +114,69 @@ function sameTotals(a: RollupTotals, b: RollupTotals): boolean {
   return (Object.keys(a) as (keyof RollupTotals)[]).every((field) => a[field] === b[field]);
 }
 
+/** What the ledger and its rollup say, read in the caller's transaction. */
+async function compareRollup(tx: Knex.Transaction): Promise<VerifyResult> {
+  const expected = new Map((await recomputeRollup(tx)).map((row) => [keyOf(row), row]));
+  const stored = new Map((await readRollup(tx)).map((row) => [keyOf(row), row]));
+  const differences: RollupDifference[] = [];
+  for (const [key, want] of expected) {
+    const have = stored.get(key);
+    if (!have || !sameTotals(have.totals, want.totals)) {
+      const { totals, ...rowKey } = want;
+      differences.push({ key: rowKey, stored: have?.totals ?? null, expected: totals });
+    }
+  }
+  for (const [key, have] of stored) {
+    if (expected.has(key)) continue;
+    const { totals, ...rowKey } = have;
+    differences.push({ key: rowKey, stored: totals, expected: null });
+  }
+  return {
+    events: await countRows(tx, 'usage_events'),
+    rowsChecked: stored.size,
+    differences,
+    backlog: await countBacklog(tx),
+  };
+}
+
 /** Recomputes every usage_daily row from usage_events and lists each row that differs. */
 export async function verifyRollup(db: Knex): Promise<VerifyResult> {
   // One read transaction: the ledger and its rollup from the same moment.
   return db.transaction(
-    async (tx) => {
-      const expected = new Map((await recomputeRollup(tx)).map((row) => [keyOf(row), row]));
-      const stored = new Map((await readRollup(tx)).map((row) => [keyOf(row), row]));
-      const differences: RollupDifference[] = [];
-      for (const [key, want] of expected) {
-        const have = stored.get(key);
-        if (!have || !sameTotals(have.totals, want.totals)) {
-          const { totals, ...rowKey } = want;
-          differences.push({ key: rowKey, stored: have?.totals ?? null, expected: totals });
-        }
-      }
-      for (const [key, have] of stored) {
-        if (expected.has(key)) continue;
-        const { totals, ...rowKey } = have;
-        differences.push({ key: rowKey, stored: totals, expected: null });
-      }
-      return {
-        events: await countRows(tx, 'usage_events'),
-        rowsChecked: stored.size,
-        differences,
-        backlog: await countBacklog(tx),
-      };
-    },
+    (tx) => compareRollup(tx),
     // SQLite transactions are snapshots already; PostgreSQL's default would re-read per statement.
     isPostgres(db) ? { isolationLevel: 'repeatable read', readOnly: true } : undefined,
   );
+}
+
+/**
+ * verify, then every usage_daily row that differs is rewritten with what the ledger says (a row
+ * with no events is deleted), in one transaction holding the ledger's write lock, audited. The
+ * ledger itself is never changed: it is the truth the rollup is derived from. Usage arriving
+ * meanwhile waits for the lock (SQLite: up to its busy timeout, 5 s; past that the filter spools
+ * and replays it), so this is for a quiet moment.
+ */
+export async function repairRollup(db: Knex, at: string): Promise<VerifyResult> {
+  return db.transaction(async (tx) => {
+    await lockLedgerWrites(tx);
+    const found = await compareRollup(tx);
+    for (const { key, expected } of found.differences) await writeRollupRow(tx, key, expected, at);
+    if (found.differences.length > 0) {
+      await recordAudit(
+        tx,
+        {
+          actor: CLI_ACTOR,
+          action: 'rollup.repair',
+          targetType: 'database',
+          targetId: null,
+          details: { rows: found.differences.length, events: found.events },
+          requestId: null,
+        },
+        at,
+      );
+    }
+    return found;
+  });
 }
 
 /**

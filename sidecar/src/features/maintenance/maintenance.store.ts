@@ -1,6 +1,6 @@
 import { totalsColumns, type DailyKey, type DailyTotals } from '../ledger/ledger.store.js';
 import type { Db } from '../../db/dialect.js';
-import { sumText } from '../../db/dialect.js';
+import { intParam, isPostgres, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
 
 /** Tables that hold usage (and what is derived from it); configuration lives elsewhere. */
@@ -58,6 +58,34 @@ function rowToRollupRow(row: Row): RollupRow {
 }
 
 const KEY_COLUMNS = ['client_org_id', 'usage_day', 'user_id', 'model'];
+
+/**
+ * Takes the ledger's write lock for the rest of the caller's transaction, before it reads, so
+ * the ledger cannot change between reading and rewriting the rollup: ledger writes wait (they do
+ * not fail) until the transaction ends. PostgreSQL: a lock that blocks INSERT/UPDATE but not
+ * reads. SQLite: a write statement that changes nothing takes the database's write lock.
+ */
+export async function lockLedgerWrites(tx: Db): Promise<void> {
+  if (isPostgres(tx)) await tx.raw('LOCK TABLE usage_events, usage_daily IN SHARE ROW EXCLUSIVE MODE');
+  else await tx('usage_daily').where(tx.raw('0 = 1')).delete();
+}
+
+/** Sets one usage_daily row to the given totals (not adding to them); null deletes the row. */
+export async function writeRollupRow(db: Db, key: RollupKey, totals: RollupTotals | null, at: string): Promise<void> {
+  const where = { client_org_id: key.clientOrgId, usage_day: key.usageDay, user_id: key.userId, model: key.model };
+  if (totals === null) {
+    await db('usage_daily').where(where).delete();
+    return;
+  }
+  const figures: Row = {};
+  for (const [field, column] of Object.entries(totalsColumns) as [keyof RollupTotals, string][]) {
+    figures[column] = intParam(totals[field]);
+  }
+  await db('usage_daily')
+    .insert({ ...where, ...figures, updated_at: at })
+    .onConflict(KEY_COLUMNS)
+    .merge();
+}
 
 /** usage_daily as stored. */
 export async function readRollup(db: Db): Promise<RollupRow[]> {

@@ -4,7 +4,14 @@ import { databaseKinds } from '../../test-support/databases.js';
 import { createTestApp, type TestApp } from '../../test-support/harness.js';
 import { updateOrganization } from '../organizations/organizations.store.js';
 import { insertSampleData } from './maintenance.sample.js';
-import { cleanUsage, RefusedError, resetDatabase, rotateEncryptionKey, verifyRollup } from './maintenance.service.js';
+import {
+  cleanUsage,
+  RefusedError,
+  repairRollup,
+  resetDatabase,
+  rotateEncryptionKey,
+  verifyRollup,
+} from './maintenance.service.js';
 import { USAGE_TABLES } from './maintenance.store.js';
 
 const NOW = new Date('2026-03-20T15:00:00Z');
@@ -104,6 +111,51 @@ describe.each(databaseKinds)('maintenance on %s', (kind) => {
     expect(drifted!.stored!.billedCostNanoUsd - drifted!.expected!.billedCostNanoUsd).toBe(1n);
     expect(differences.find((d) => d.stored === null)?.key).toMatchObject({ userId: b.user_id, model: b.model });
     expect(differences.find((d) => d.expected === null)?.key.model).toBe('ghost/model');
+  });
+
+  it('verify --repair rewrites exactly the differing rollup rows from the ledger, audited', async () => {
+    const before = await verifyRollup(t.db);
+    expect(before.differences).toHaveLength(3); // left by the test above
+    const events = await count(t, 'usage_events');
+    const audits = await count(t, 'audit_log', { action: 'rollup.repair' });
+    // Usage arriving during the repair waits for it and is counted on top of the repaired rows.
+    const [repaired, [late]] = await Promise.all([
+      repairRollup(t.db, NOW.toISOString()),
+      t.deps.ledger.record([
+        {
+          kind: 'completion',
+          eventId: 'gen-during-repair',
+          source: 'filter',
+          occurredAt: NOW.toISOString(),
+          user: { id: 'repair-user', email: null, name: null },
+          clientOrgId: null,
+          model: 'acme/model',
+          channel: 'api',
+          generationId: 'gen-during-repair',
+          chatId: null,
+          messageId: null,
+          externalUser: null,
+          reason: null,
+          inputTokens: 7,
+          outputTokens: 3,
+          cachedTokens: 0,
+          reasoningTokens: 0,
+          providerCostNanoUsd: 2_000n,
+          upstreamCostNanoUsd: null,
+          isByok: false,
+        },
+      ]),
+    ]);
+    expect(late).toBe('recorded');
+    expect(repaired.differences.map((d) => d.key)).toEqual(before.differences.map((d) => d.key));
+    const after = await verifyRollup(t.db);
+    expect(after.differences).toEqual([]);
+    expect(after.events).toBe(events + 1); // the ledger itself is untouched, plus the late event
+    expect(await count(t, 'usage_daily', { model: 'ghost/model' })).toBe(0);
+    expect(await count(t, 'audit_log', { action: 'rollup.repair' })).toBe(audits + 1);
+    // Nothing to repair: no rows written, no audit entry.
+    expect((await repairRollup(t.db, NOW.toISOString())).differences).toEqual([]);
+    expect(await count(t, 'audit_log', { action: 'rollup.repair' })).toBe(audits + 1);
   });
 
   it('sample data is refused once the ledger holds real events', async () => {
