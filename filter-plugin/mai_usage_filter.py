@@ -1,7 +1,7 @@
 """
 title: mai-usage
 author: mai-usage
-version: 0.1.0
+version: 0.2.0
 required_open_webui_version: 0.10.0
 tested_open_webui_versions: 0.12.4
 licence: MIT
