@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptSecret, encryptSecret } from '../../lib/crypto.js';
 import { databaseKinds } from '../../test-support/databases.js';
 import { createTestApp, type TestApp } from '../../test-support/harness.js';
+import type { LedgerInput } from '../ledger/ledger.service.js';
 import { updateOrganization } from '../organizations/organizations.store.js';
 import { insertSampleData } from './maintenance.sample.js';
 import {
@@ -15,6 +16,31 @@ import {
 import { USAGE_TABLES } from './maintenance.store.js';
 
 const NOW = new Date('2026-03-20T15:00:00Z');
+
+/** A ledger input with neutral defaults (no user, no org, no tokens, no cost); override what a test needs. */
+function ledgerInput(fields: Pick<LedgerInput, 'eventId' | 'occurredAt'> & Partial<LedgerInput>): LedgerInput {
+  return {
+    kind: 'completion',
+    source: 'filter',
+    user: null,
+    clientOrgId: null,
+    model: 'acme/model',
+    channel: 'api',
+    generationId: null,
+    chatId: null,
+    messageId: null,
+    externalUser: null,
+    reason: null,
+    inputTokens: 0,
+    outputTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    providerCostNanoUsd: null,
+    upstreamCostNanoUsd: null,
+    isByok: false,
+    ...fields,
+  };
+}
 
 async function count(t: TestApp, table: string, where: Record<string, unknown> = {}): Promise<number> {
   const [row] = await t.db(table).where(where).count({ n: '*' });
@@ -53,28 +79,15 @@ describe.each(databaseKinds)('maintenance on %s', (kind) => {
     expect((await verifyRollup(t.db)).backlog).toBe(0);
     t.deps.ledger.setSchemaCurrent(false); // as while migrations are behind
     const [status] = await t.deps.ledger.record([
-      {
-        kind: 'completion',
+      ledgerInput({
         eventId: 'gen-backlogged-1',
-        source: 'filter',
         occurredAt: NOW.toISOString(),
         user: { id: 'backlog-user', email: null, name: null },
-        clientOrgId: null,
-        model: 'acme/model',
-        channel: 'api',
         generationId: 'gen-backlogged-1',
-        chatId: null,
-        messageId: null,
-        externalUser: null,
-        reason: null,
         inputTokens: 10,
         outputTokens: 5,
-        cachedTokens: 0,
-        reasoningTokens: 0,
         providerCostNanoUsd: 1_000n,
-        upstreamCostNanoUsd: null,
-        isByok: false,
-      },
+      }),
     ]);
     expect(status).toBe('recorded');
     const waiting = await verifyRollup(t.db);
@@ -122,28 +135,15 @@ describe.each(databaseKinds)('maintenance on %s', (kind) => {
     const [repaired, [late]] = await Promise.all([
       repairRollup(t.db, NOW.toISOString()),
       t.deps.ledger.record([
-        {
-          kind: 'completion',
+        ledgerInput({
           eventId: 'gen-during-repair',
-          source: 'filter',
           occurredAt: NOW.toISOString(),
           user: { id: 'repair-user', email: null, name: null },
-          clientOrgId: null,
-          model: 'acme/model',
-          channel: 'api',
           generationId: 'gen-during-repair',
-          chatId: null,
-          messageId: null,
-          externalUser: null,
-          reason: null,
           inputTokens: 7,
           outputTokens: 3,
-          cachedTokens: 0,
-          reasoningTokens: 0,
           providerCostNanoUsd: 2_000n,
-          upstreamCostNanoUsd: null,
-          isByok: false,
-        },
+        }),
       ]),
     ]);
     expect(late).toBe('recorded');
@@ -160,28 +160,16 @@ describe.each(databaseKinds)('maintenance on %s', (kind) => {
 
   it('sample data is refused once the ledger holds real events', async () => {
     await t.deps.ledger.record([
-      {
-        kind: 'completion',
+      ledgerInput({
         eventId: 'gen-real-1',
-        source: 'filter',
         occurredAt: '2026-03-20T10:00:00Z',
         user: { id: 'real-user', email: null, name: null },
-        clientOrgId: null,
         model: 'openai/gpt-4o',
         channel: 'ui',
-        generationId: null,
-        chatId: null,
-        messageId: null,
-        externalUser: null,
-        reason: null,
         inputTokens: 1,
         outputTokens: 1,
-        cachedTokens: 0,
-        reasoningTokens: 0,
         providerCostNanoUsd: 5n,
-        upstreamCostNanoUsd: null,
-        isByok: false,
-      },
+      }),
     ]);
     await expect(
       insertSampleData({
@@ -207,28 +195,16 @@ describe.each(databaseKinds)('maintenance on %s', (kind) => {
       updated_at: at,
     });
     await t.deps.ledger.record([
-      {
-        kind: 'completion',
+      ledgerInput({
         eventId: 'gen-other-1',
         source: 'manual',
         occurredAt: '2026-03-19T10:00:00Z',
-        user: null,
         clientOrgId: 'org_other_tenant',
         model: 'openai/gpt-4o',
         channel: 'manual',
-        generationId: null,
-        chatId: null,
-        messageId: null,
-        externalUser: null,
         reason: 'test',
-        inputTokens: 0,
-        outputTokens: 0,
-        cachedTokens: 0,
-        reasoningTokens: 0,
         providerCostNanoUsd: 1000n,
-        upstreamCostNanoUsd: null,
-        isByok: false,
-      },
+      }),
     ]);
     const orgs = await count(t, 'client_organizations');
     const mappings = await count(t, 'user_client_mappings');
