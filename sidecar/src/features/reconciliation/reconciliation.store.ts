@@ -1,7 +1,7 @@
 import type { Db } from '../../db/dialect.js';
 import { intParam, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
-import { rowToUsageEvent, type UsageEvent } from '../ledger/ledger.store.js';
+import { rowToUsageEvent, type GenerationStart, type UsageEvent } from '../ledger/ledger.store.js';
 
 export type Reconciliation = {
   clientOrgId: string;
@@ -120,16 +120,8 @@ export async function clearLookup(db: Db, eventId: string): Promise<void> {
   await db('cost_lookups').where({ event_id: eventId }).delete();
 }
 
-export type OpenStart = {
-  generationId: string;
-  clientOrgId: string;
-  userId: string;
-  model: string;
-  channel: string;
-  chatId: string | null;
-  messageId: string | null;
-  startedAt: string;
-};
+/** A recorded stream start, as the reconciliation reads it back. */
+export type OpenStart = Omit<GenerationStart, 'eventId' | 'recordedAt'>;
 
 /** Stream starts older than the grace period that nothing has resolved yet. */
 export async function unresolvedStarts(db: Db, startedBefore: string, limit: number): Promise<OpenStart[]> {
