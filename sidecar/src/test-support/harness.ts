@@ -35,6 +35,8 @@ export type TestApp = {
     patch(path: string): request.Test;
     delete(path: string): request.Test;
   };
+  /** POST /api/v1/ingest/events with the ingest token: how tests record usage through the real path. */
+  ingest(body: { events: unknown[] }): request.Test;
   /** Sets the clock the app reads (billing days, "today"). */
   setNow(at: Date | string): void;
   close(): Promise<void>;
@@ -83,6 +85,7 @@ export async function createTestApp(
     openWebUi,
     database,
     as,
+    ingest: (body) => as(INGEST_TOKEN).post('/api/v1/ingest/events').send(body),
     setNow: (at) => {
       now = new Date(at);
     },

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../config.js';
 import { databaseKinds } from '../../test-support/databases.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ADMIN_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 import { createLimitAlerts } from './alerts.service.js';
 import { insertAlertIfMissing } from './alerts.store.js';
 
@@ -63,9 +63,7 @@ describe.each(databaseKinds)('limit alerts on %s', (kind) => {
   const spend = async (userId: string, usd: string, occurredAt: string) => {
     sequence += 1;
     await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({
+      .ingest({
         events: [
           completionEvent({
             event_id: `gen-alert-${sequence}`,
@@ -320,9 +318,7 @@ describe.each(databaseKinds)('limit alerts without a webhook on %s', (kind) => {
       .send({ user_id: 'quiet-u', client_org_id: org.body.id })
       .expect(201);
     await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({
+      .ingest({
         events: [
           completionEvent({ user: { id: 'quiet-u' }, usage: { input_tokens: 1, output_tokens: 1, cost_usd: '0.5' } }),
         ],

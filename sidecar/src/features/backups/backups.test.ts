@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../db/knex.js';
-import { completionEvent, createTestApp, INGEST_TOKEN, type TestApp } from '../../test-support/harness.js';
+import { completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 import { verifyRollup } from '../maintenance/maintenance.service.js';
 import { backupDatabase, backupFileName, pruneBackups, restoreBackup } from './backups.service.js';
 
@@ -31,7 +31,7 @@ describe('SQLite backup and restore', () => {
       const events = Array.from({ length: 500 }, (_, i) =>
         completionEvent({ event_id: `gen-prefill-${batch}-${i}`, user: { ...users[i % users.length]!, role: 'user' } }),
       );
-      await t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send({ events }).expect(200);
+      await t.ingest({ events }).expect(200);
     }
 
     // Writers through the real app, acknowledging batches until told to stop.
@@ -49,7 +49,7 @@ describe('SQLite backup and restore', () => {
           }),
         );
         inFlight += 1;
-        const res = await t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send({ events });
+        const res = await t.ingest({ events });
         inFlight -= 1;
         expect(res.status).toBe(200);
         for (const event of events) acknowledged.add(String(event.event_id));

@@ -19,9 +19,7 @@ const check = (t: TestApp, userId: string) =>
 async function spend(t: TestApp, userId: string, usd: string, occurredAt: string) {
   sequence += 1;
   await t
-    .as(INGEST_TOKEN)
-    .post('/api/v1/ingest/events')
-    .send({
+    .ingest({
       events: [
         completionEvent({
           event_id: `gen-limit-${sequence}`,
@@ -255,11 +253,7 @@ describe.each(databaseKinds)('limit check from memory on %s', (kind) => {
       usage: { input_tokens: 1, output_tokens: 1, cost_usd: '0.1' },
     });
     for (let i = 0; i < 2; i++) {
-      await t
-        .as(INGEST_TOKEN)
-        .post('/api/v1/ingest/events')
-        .send({ events: [duplicate] })
-        .expect(200);
+      await t.ingest({ events: [duplicate] }).expect(200);
     }
     // Billed 0.39 + 0.13 = 0.52 of 0.5: blocked, from memory.
     expect((await check(t, 'mem-capped')).body).toMatchObject({ allowed: false, scope: 'user', used_usd: 0.52 });
@@ -292,17 +286,9 @@ describe.each(databaseKinds)('limit check from memory on %s', (kind) => {
       );
     for (let round = 0; round < 8; round++) {
       await Promise.all([
-        t
-          .as(INGEST_TOKEN)
-          .post('/api/v1/ingest/events')
-          .send({ events: events(round, 'mem-a') })
-          .expect(200),
+        t.ingest({ events: events(round, 'mem-a') }).expect(200),
         t.deps.limits.refresh(),
-        t
-          .as(INGEST_TOKEN)
-          .post('/api/v1/ingest/events')
-          .send({ events: events(round, 'mem-capped') })
-          .expect(200),
+        t.ingest({ events: events(round, 'mem-capped') }).expect(200),
         correct(t, {
           client_org_id: orgId,
           user_id: 'mem-a',
@@ -331,11 +317,7 @@ describe.each(databaseKinds)('limit check from memory on %s', (kind) => {
       occurred_at: '2026-05-12T11:00:00Z',
       usage: { input_tokens: 1, output_tokens: 1 },
     });
-    await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({ events: [pending] })
-      .expect(200);
+    await t.ingest({ events: [pending] }).expect(200);
     await settle(t);
     const stored = await t.db('usage_events').where({ client_org_id: snapOrg }).orderBy('id');
     expect(stored.map((row) => row.cost_status)).toEqual(['reported', 'pending']);
@@ -455,9 +437,7 @@ describe.each(databaseKinds)('limit check and costs filled by the OpenRouter syn
       completionTokens: 600,
     });
     await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({
+      .ingest({
         events: [
           completionEvent({
             event_id: charged.id,

@@ -44,7 +44,7 @@ describe.each(databaseKinds)('/metrics on %s', (kind) => {
   });
 
   it('counts recorded events, duplicates, replays seen and ingest latency', async () => {
-    const ingest = (events: unknown[]) => t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send({ events });
+    const ingest = (events: unknown[]) => t.ingest({ events });
     const first = completionEvent({ event_id: 'gen-metrics-1' });
     await ingest([first, completionEvent({ event_id: 'gen-metrics-2', usage: { input_tokens: 1, output_tokens: 1 } })]);
     await ingest([{ ...first, replayed: true }]).expect(200);

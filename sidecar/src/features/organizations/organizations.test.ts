@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds } from '../../test-support/databases.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ADMIN_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 
 const OWUI_ADMIN = 'owui-admin-token';
 const OPENROUTER_KEY = 'sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef';
@@ -103,11 +103,7 @@ describe.each(databaseKinds)('client organizations on %s', (kind) => {
     const org = await t.as(ADMIN_TOKEN).post(`${base}/clients`).send({ name: 'Leaving Co' }).expect(201);
     const id: string = org.body.id;
     await t.as(ADMIN_TOKEN).post(`${base}/user-mappings`).send({ user_id: 'leaver', client_org_id: id }).expect(201);
-    await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({ events: [completionEvent({ event_id: 'gen-leaver-1', user: { id: 'leaver' } })] })
-      .expect(200);
+    await t.ingest({ events: [completionEvent({ event_id: 'gen-leaver-1', user: { id: 'leaver' } })] }).expect(200);
     const before = await t.db('usage_daily').where({ client_org_id: id });
 
     const res = await t.as(ADMIN_TOKEN).delete(`${base}/clients/${id}`).expect(200);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeOpenRouter, type FakeOpenRouter } from '../../../../test/fakes/openrouter/fake-openrouter.js';
 import { databaseKinds } from '../../test-support/databases.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ADMIN_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 
 const BASE = '/api/v1/client-organizations';
 const SYNC = '/api/v1/usage-tracking/sync/openrouter-usage';
@@ -12,7 +12,7 @@ describe.each(databaseKinds)('OpenRouter sync and provisioning on %s', (kind) =>
   let t: TestApp;
   let orgId: string;
   const at = (iso: string) => t.setNow(iso);
-  const ingest = (events: unknown[]) => t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send({ events }).expect(200);
+  const ingest = (events: unknown[]) => t.ingest({ events }).expect(200);
   const sync = async () => (await t.as(ADMIN_TOKEN).post(SYNC).send({ days_back: 1 }).expect(200)).body;
   const event = async (id: string) => t.db('usage_events').where({ event_id: id }).first();
 
@@ -253,9 +253,7 @@ describe('OpenRouter refusing the key', () => {
         .send({ user_id: 'user-1', client_org_id: org.body.id })
         .expect(201);
       await t
-        .as(INGEST_TOKEN)
-        .post('/api/v1/ingest/events')
-        .send({
+        .ingest({
           events: [
             completionEvent({
               event_id: 'gen-bad',

@@ -85,9 +85,7 @@ describe.each(databaseKinds)('markup by an Open WebUI admin, if the operator all
     // The ledger bills the next event at the admin's markup: 0.002 USD × 1.45.
     await t.as(OWUI_ADMIN).post(`${BASE}/user-mappings`).send({ user_id: 'user-1', client_org_id: own }).expect(201);
     await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({
+      .ingest({
         events: [
           completionEvent({
             event_id: 'gen-after-markup',

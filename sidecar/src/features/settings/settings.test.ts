@@ -66,9 +66,7 @@ describe.each(databaseKinds)('settings on %s', (kind) => {
     expect((await t.as(ADMIN_TOKEN).get(`${BASE}/clients/${before.body.id}`).expect(200)).body.markup_rate).toBe(1.25);
     // The default org, created on first use, takes it too.
     await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({
+      .ingest({
         events: [completionEvent({ user: { id: 'fresh' }, usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1 } })],
       })
       .expect(200);

@@ -72,9 +72,7 @@ describe.each(databaseKinds)('usage tracking on %s', (kind) => {
 
     it("sums today's usage of the org, with last_updated in Unix seconds", async () => {
       await t
-        .as(INGEST_TOKEN)
-        .post('/api/v1/ingest/events')
-        .send({
+        .ingest({
           events: [
             completionEvent({
               event_id: 'gen-rt-1',
@@ -315,9 +313,7 @@ describe.each(databaseKinds)('usage tracking on %s', (kind) => {
 
     it("counts a webhook whose generation_id is a filter event's id once, in either order", async () => {
       await t
-        .as(INGEST_TOKEN)
-        .post('/api/v1/ingest/events')
-        .send({
+        .ingest({
           events: [
             completionEvent({
               event_id: 'gen-both-1',
@@ -339,9 +335,7 @@ describe.each(databaseKinds)('usage tracking on %s', (kind) => {
         .expect(200);
       expect(early.body.status).toBe('recorded');
       const filter = await t
-        .as(INGEST_TOKEN)
-        .post('/api/v1/ingest/events')
-        .send({ events: [completionEvent({ event_id: 'gen-both-2', generation_id: 'gen-both-2' })] })
+        .ingest({ events: [completionEvent({ event_id: 'gen-both-2', generation_id: 'gen-both-2' })] })
         .expect(200);
       expect(filter.body.results[0].status).toBe('duplicate');
 

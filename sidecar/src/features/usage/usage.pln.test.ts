@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeNbp, type FakeNbp } from '../../../../test/fakes/nbp/fake-nbp.js';
 import { databaseKinds } from '../../test-support/databases.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ADMIN_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 
 /**
  * PLN in usage responses and the billing statement, with figures worked out by hand (below, in
@@ -143,7 +143,7 @@ describe.each(databaseKinds)('PLN and the billing statement on %s', (kind) => {
       event('gen-q1', '2026-04-06T10:00:00Z', '1.5', user2), // Easter Monday
       event('gen-q2', '2026-04-03T10:00:00Z', '0.77', user2),
     ];
-    await t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send({ events }).expect(200);
+    await t.ingest({ events }).expect(200);
     const manual = (body: Record<string, unknown>) =>
       op
         .post('/api/v1/usage-tracking/usage/manual-record')
@@ -420,9 +420,7 @@ describe.each(databaseKinds)('PLN with NBP down on %s', (kind) => {
     orgId = (await t.as(ADMIN_TOKEN).post(`${BASE}/clients`).send({ name: 'Offline' }).expect(201)).body.id;
     await t.as(ADMIN_TOKEN).post(`${BASE}/user-mappings`).send({ user_id: 'user-1', client_org_id: orgId }).expect(201);
     await t
-      .as(INGEST_TOKEN)
-      .post('/api/v1/ingest/events')
-      .send({ events: [completionEvent({ event_id: 'gen-off-1', occurred_at: `${DAY}T10:00:00Z` })] })
+      .ingest({ events: [completionEvent({ event_id: 'gen-off-1', occurred_at: `${DAY}T10:00:00Z` })] })
       .expect(200);
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLISH_HOLIDAYS, createFakeNbp, type FakeNbp } from '../../../../test/fakes/nbp/fake-nbp.js';
 import { databaseKinds } from '../../test-support/databases.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ADMIN_TOKEN, createTestApp, type TestApp } from '../../test-support/harness.js';
 import { readUsageEvents } from './usage.store.js';
 
 const BASE = '/api/v1/client-organizations';
@@ -326,11 +326,7 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
       [events[i], events[j]] = [events[j]!, events[i]!];
     }
     for (let i = 0; i < events.length; i += 45) {
-      const res = await t
-        .as(INGEST_TOKEN)
-        .post('/api/v1/ingest/events')
-        .send({ events: events.slice(i, i + 45) })
-        .expect(200);
+      const res = await t.ingest({ events: events.slice(i, i + 45) }).expect(200);
       expect(res.body.duplicates).toBe(0);
     }
     // A correction (negative, no request) in Alpha and usage in another instance's org.

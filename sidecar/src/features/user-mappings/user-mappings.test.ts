@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseKinds } from '../../test-support/databases.js';
-import { ADMIN_TOKEN, INGEST_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ADMIN_TOKEN, completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 
 const BASE = '/api/v1/client-organizations';
 const OWUI_ADMIN = 'owui-admin-token';
 
-const ingest = (t: TestApp, events: unknown[]) =>
-  t.as(INGEST_TOKEN).post('/api/v1/ingest/events').send({ events }).expect(200);
+const ingest = (t: TestApp, events: unknown[]) => t.ingest({ events }).expect(200);
 
 async function createOrg(t: TestApp, name: string, extra: Record<string, unknown> = {}): Promise<string> {
   const res = await t
