@@ -232,6 +232,61 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
       .expect(401);
   });
 
+  it('prices with the mapping as stored when written, also after it changed behind the ledger', async () => {
+    // On SQLite the ledger writes a known user's usage in one script, with the mapping it
+    // remembers; changes made directly in the database (another process) must still be honoured.
+    const create = (name: string, markup: string) =>
+      t.as(ADMIN_TOKEN).post('/api/v1/client-organizations/clients').send({ name, markup_rate: markup }).expect(201);
+    const [first, second] = [(await create('Behind A', '1.5')).body.id, (await create('Behind B', '2')).body.id];
+    await t
+      .as(ADMIN_TOKEN)
+      .post('/api/v1/client-organizations/user-mappings')
+      .send({ user_id: 'behind-user', client_org_id: first })
+      .expect(201);
+    const send = (eventId: string, user: Record<string, unknown> = { id: 'behind-user' }) =>
+      ingest(t, [
+        completionEvent({ event_id: eventId, user, usage: { input_tokens: 1, output_tokens: 1, cost_usd: 1 } }),
+      ]);
+    await send('gen-behind-1').expect(200);
+    await send('gen-behind-2').expect(200);
+
+    await t.db('client_organizations').where({ id: first }).update({ markup_rate_ppm: 1_700_000 });
+    await send('gen-behind-3').expect(200);
+    await t.db('user_client_mappings').where({ user_id: 'behind-user' }).update({ client_org_id: second });
+    await send('gen-behind-4').expect(200);
+    await send('gen-behind-5', { id: 'behind-user', email: 'renamed@x.example' }).expect(200);
+    await send('gen-behind-6', { id: 'behind-user', email: 'renamed@x.example' }).expect(200);
+    // Recorded by someone else since: the replay is a duplicate and the rollup is not touched.
+    const recorded = await t.db('usage_events').where({ event_id: 'gen-behind-6' }).first();
+    await t.db('usage_events').insert({ ...recorded, id: undefined, event_id: 'gen-behind-7' });
+    const replay = await send('gen-behind-7').expect(200);
+    expect(replay.body.results).toEqual([{ event_id: 'gen-behind-7', status: 'duplicate' }]);
+
+    const rows = await t.db('usage_events').where('event_id', 'like', 'gen-behind-%').orderBy('event_id');
+    expect(rows.map((r) => [r.event_id, r.client_org_id, String(r.billed_cost_nano_usd)])).toEqual([
+      ['gen-behind-1', first, '1500000000'],
+      ['gen-behind-2', first, '1500000000'],
+      ['gen-behind-3', first, '1700000000'],
+      ['gen-behind-4', second, '2000000000'],
+      ['gen-behind-5', second, '2000000000'],
+      ['gen-behind-6', second, '2000000000'],
+      ['gen-behind-7', second, '2000000000'],
+    ]);
+    const daily = await t
+      .db('usage_daily')
+      .where({ user_id: 'behind-user' })
+      .orderBy('client_org_id')
+      .select('client_org_id', 'requests', 'billed_cost_nano_usd');
+    expect(daily.map((r) => [r.client_org_id, Number(r.requests), String(r.billed_cost_nano_usd)])).toEqual(
+      [
+        [first, 3, '4700000000'],
+        [second, 3, '6000000000'],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    const mapping = await t.db('user_client_mappings').where({ user_id: 'behind-user' }).first();
+    expect(mapping?.user_email).toBe('renamed@x.example');
+  });
+
   it('keeps the rollup equal to the ledger under many concurrent requests with overlapping ids', async () => {
     const ids = Array.from({ length: 60 }, (_, i) => `gen-concurrent-${i % 40}`);
     const responses = await Promise.all(

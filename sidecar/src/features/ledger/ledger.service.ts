@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/dialect.js';
-import { isSchemaError } from '../../db/dialect.js';
+import { isPostgres, isSchemaError } from '../../db/dialect.js';
+import { sqliteExec, withSqliteConnection } from '../../db/sqlite-connection.js';
 import { applyMarkup } from '../../lib/money.js';
 import { localDay } from '../../lib/time.js';
 import { ensureDefaultOrganization } from '../organizations/organizations.service.js';
@@ -14,6 +15,7 @@ import {
   findUserOrgs,
   insertGenerationStarts,
   insertUsageEvents,
+  sqliteLedgerScript,
   type CostStatus,
   type EventSource,
   type GenerationStart,
@@ -90,6 +92,7 @@ export function rawCostOf(input: LedgerInput): { rawCostNanoUsd: bigint; costSta
 }
 
 const MAX_EVENTS_PER_TRANSACTION = 5_000;
+const MAX_KNOWN_USERS = 50_000;
 
 const HOUR_MS = 3_600_000;
 /** UTC ISO instants with a `Z` and at most millisecond precision: Date.parse reads them exactly. */
@@ -193,42 +196,47 @@ export function createLedger(deps: {
     // Keep report names current when a user's email or name changes in Open WebUI.
     for (const user of users.values()) {
       const mapping = mappings.get(user.id);
-      const changed =
-        mapping &&
-        ((user.email !== null && user.email !== mapping.userEmail) ||
-          (user.name !== null && user.name !== mapping.userName));
-      if (changed) {
-        await updateUserIdentity(tx, deps.instanceId, user.id, {
-          userEmail: user.email ?? mapping.userEmail,
-          userName: user.name ?? mapping.userName,
-          updatedAt: at,
-        });
+      if (mapping && identityChanged(user, mapping)) {
+        const identity = { userEmail: user.email ?? mapping.userEmail, userName: user.name ?? mapping.userName };
+        await updateUserIdentity(tx, deps.instanceId, user.id, { ...identity, updatedAt: at });
+        mappings.set(user.id, { ...mapping, ...identity });
       }
     }
     return mappings;
   }
 
-  async function write(
-    tx: Knex.Transaction,
-    inputs: LedgerInput[],
-    defaultMarkupRatePpm: bigint,
-  ): Promise<RecordStatus[]> {
-    const at = now().toISOString();
-    const mappings = await resolveOrgs(tx, inputs, at, defaultMarkupRatePpm);
-    const orgIdOf = (input: LedgerInput): string => {
+  /** Mappings read by the last transactions, by user: what writeInOneScript prices with. */
+  const knownUsers = new Map<string, UserOrg>();
+  function rememberUsers(mappings: Iterable<UserOrg>): void {
+    for (const mapping of mappings) {
+      if (knownUsers.size >= MAX_KNOWN_USERS) knownUsers.clear();
+      knownUsers.set(mapping.userId, mapping);
+    }
+  }
+
+  /** A user whose email or name in Open WebUI differs from their mapping's. */
+  function identityChanged(user: NonNullable<LedgerInput['user']>, mapping: UserOrg): boolean {
+    return (
+      (user.email !== null && user.email !== mapping.userEmail) ||
+      (user.name !== null && user.name !== mapping.userName)
+    );
+  }
+
+  function orgOf(mappings: Map<string, UserOrg>): (input: LedgerInput) => string {
+    return (input) => {
       const orgId = input.clientOrgId ?? (input.user ? mappings.get(input.user.id)?.clientOrgId : undefined);
       if (!orgId) throw new Error(`event ${input.eventId} has neither a user nor an org`);
       return orgId;
     };
-    // Markups came with the mappings; orgs named directly (manual, webhook) are read here.
-    const markups = new Map<string, bigint>();
-    for (const mapping of mappings.values()) {
-      if (mapping.markupRatePpm !== null) markups.set(mapping.clientOrgId, mapping.markupRatePpm);
-    }
-    const unread = [...new Set(inputs.map(orgIdOf))].filter((orgId) => !markups.has(orgId));
-    for (const org of await findOrganizations(tx, unread)) markups.set(org.id, org.markupRatePpm);
+  }
 
-    // The first occurrence of an id in a batch is the one written; later ones are duplicates.
+  /** The group's rows: each id once (its first occurrence), costs priced with the org's markup. */
+  function price(
+    inputs: LedgerInput[],
+    orgIdOf: (input: LedgerInput) => string,
+    markups: Map<string, bigint>,
+    at: string,
+  ): { events: UsageEvent[]; starts: GenerationStart[] } {
     const seen = new Set<string>();
     const events: UsageEvent[] = [];
     const starts: GenerationStart[] = [];
@@ -284,26 +292,101 @@ export function createLedger(deps: {
         recordedAt: at,
       });
     }
+    return { events, starts };
+  }
 
-    const insertedEvents = await insertUsageEvents(tx, events);
-    const newEvents = events.filter((event) => insertedEvents.has(event.eventId));
-    // After COMMIT only (never on rollback), and before the caller is answered.
-    void tx.executionPromise.then(() => deps.onCommitted?.(newEvents)).catch(() => undefined);
-    await addToDailyRollup(tx, newEvents.map(dailyDeltaOf), at);
-    const insertedStarts = await insertGenerationStarts(tx, starts);
-
-    // A given id is recorded at most once: the first input that carried it, if it was new.
+  /** A given id is recorded at most once: the first input that carried it, if it was new. */
+  function statusesOf(inputs: LedgerInput[], newEvents: Set<string>, newStarts: Set<string>): RecordStatus[] {
     const answered = new Set<string>();
     return inputs.map((input) => {
       const isNew =
-        input.kind === 'completion'
-          ? insertedEvents.has(input.eventId)
-          : insertedStarts.has(input.generationId ?? input.eventId);
+        input.kind === 'completion' ? newEvents.has(input.eventId) : newStarts.has(input.generationId ?? input.eventId);
       const key = `${input.kind}:${input.eventId}`;
       if (!isNew || answered.has(key)) return 'duplicate';
       answered.add(key);
       return 'recorded';
     });
+  }
+
+  async function write(
+    tx: Knex.Transaction,
+    inputs: LedgerInput[],
+    defaultMarkupRatePpm: bigint,
+  ): Promise<RecordStatus[]> {
+    const at = now().toISOString();
+    const mappings = await resolveOrgs(tx, inputs, at, defaultMarkupRatePpm);
+    const orgIdOf = orgOf(mappings);
+    // Markups came with the mappings; orgs named directly (manual, webhook) are read here.
+    const markups = new Map<string, bigint>();
+    for (const mapping of mappings.values()) {
+      if (mapping.markupRatePpm !== null) markups.set(mapping.clientOrgId, mapping.markupRatePpm);
+    }
+    const unread = [...new Set(inputs.map(orgIdOf))].filter((orgId) => !markups.has(orgId));
+    for (const org of await findOrganizations(tx, unread)) markups.set(org.id, org.markupRatePpm);
+
+    if (!isPostgres(tx)) rememberUsers(mappings.values());
+    const { events, starts } = price(inputs, orgIdOf, markups, at);
+    const insertedEvents = await insertUsageEvents(tx, events);
+    const newEvents = events.filter((event) => insertedEvents.has(event.eventId));
+    // After COMMIT only (never on rollback), and before the caller is answered.
+    void tx.executionPromise.then(() => deps.onCommitted?.(newEvents)).catch(() => undefined);
+    await addToDailyRollup(tx, newEvents.map(dailyDeltaOf), at);
+    return statusesOf(inputs, insertedEvents, await insertGenerationStarts(tx, starts));
+  }
+
+  /**
+   * SQLite's group commit as one call into the driver instead of six (each call waits a turn of
+   * the event loop, behind the HTTP work queued there). The rows are priced with the mappings
+   * the ledger remembers from its last transaction for each user, and the script itself checks
+   * them against the database before it writes (sqliteLedgerScript). Returns null, after rolling
+   * back, when the group must take `write` instead: a user not remembered or whose email or name
+   * changed, an org named directly, a mapping changed since, an id already
+   * recorded, or any other failure, which `write` then meets with its own handling. The group's
+   * users are forgotten then, and remembered afresh by `write`.
+   */
+  async function writeInOneScript(inputs: LedgerInput[]): Promise<RecordStatus[] | null> {
+    const users = new Map<string, UserOrg>();
+    for (const input of inputs) {
+      const mapping = input.user && input.clientOrgId === null ? knownUsers.get(input.user.id) : undefined;
+      if (!input.user || !mapping || mapping.markupRatePpm === null || identityChanged(input.user, mapping))
+        return null;
+      users.set(mapping.userId, mapping);
+    }
+    const markups = new Map([...users.values()].map((user) => [user.clientOrgId, user.markupRatePpm ?? 0n]));
+    const at = now().toISOString();
+    const { events, starts } = price(inputs, orgOf(users), markups, at);
+    const script = sqliteLedgerScript(
+      deps.instanceId,
+      [...users.values()],
+      events,
+      events.map(dailyDeltaOf),
+      starts,
+      at,
+    );
+    try {
+      await withSqliteConnection(deps.db, (connection) =>
+        sqliteExec(connection, script).catch(async (error: unknown) => {
+          await sqliteExec(connection, 'ROLLBACK').catch(() => undefined);
+          throw error;
+        }),
+      );
+    } catch (error) {
+      for (const user of users.keys()) knownUsers.delete(user);
+      deps.logger.debug({ err: error }, 'ledger script stopped; writing the group through a transaction');
+      return null;
+    }
+    deps.onCommitted?.(events);
+    return statusesOf(
+      inputs,
+      new Set(events.map((event) => event.eventId)),
+      new Set(starts.map((start) => start.generationId)),
+    );
+  }
+
+  /** One group, committed: in one script where SQLite allows, else in a Knex transaction. */
+  async function writeGroup(inputs: LedgerInput[], defaultMarkupRatePpm: bigint): Promise<RecordStatus[]> {
+    const written = isPostgres(deps.db) ? null : await writeInOneScript(inputs);
+    return written ?? deps.db.transaction((tx) => write(tx, inputs, defaultMarkupRatePpm));
   }
 
   async function flush(): Promise<void> {
@@ -331,7 +414,7 @@ export function createLedger(deps: {
         }
         // Read outside the transaction: on SQLite it holds the only connection.
         const markup = await deps.defaultMarkupRatePpm();
-        answer(await deps.db.transaction((tx) => write(tx, inputs, markup)));
+        answer(await writeGroup(inputs, markup));
       } catch (error) {
         if (viaBacklog) {
           for (const pending of group) pending.reject(error);

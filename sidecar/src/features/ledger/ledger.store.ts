@@ -1,5 +1,6 @@
 import type { Db } from '../../db/dialect.js';
 import { intParam, isPostgres, toBool } from '../../db/dialect.js';
+import { sqlText } from '../../db/sqlite-connection.js';
 import { toBigInt } from '../../lib/money.js';
 
 /** How a ledger row's cost came to be. */
@@ -172,6 +173,12 @@ const at = Object.fromEntries(USAGE_EVENT_COLUMNS.map((column, index) => [column
 
 type SqlValue = string | number | boolean | null;
 
+/** A ledger row's values in USAGE_EVENT_COLUMNS order, as they are bound. */
+function usageEventValues(event: UsageEvent): SqlValue[] {
+  const row = usageEventToRow(event);
+  return USAGE_EVENT_COLUMNS.map((column) => row[column] as SqlValue);
+}
+
 function cached(cache: Map<number, string>, rows: number, build: (values: string) => string, columns: number) {
   let sql = cache.get(rows);
   if (sql === undefined) {
@@ -189,10 +196,28 @@ function rowsOf(result: unknown): Row[] {
   return Array.isArray(rows) ? (rows as Row[]) : [];
 }
 
-/** `INSERT … SELECT` from a JSON array of row arrays (SQLite; `WHERE true` keeps ON CONFLICT an upsert clause). */
-function sqliteJsonInsert(table: string, columns: readonly string[], conflict: string): string {
+/**
+ * `INSERT … SELECT` from a JSON array of row arrays (SQLite; `WHERE true` keeps ON CONFLICT an
+ * upsert clause). `json` is the array: a parameter, or a literal in a script.
+ */
+function sqliteJsonInsert(table: string, columns: readonly string[], conflict: string, json = '?'): string {
   const values = columns.map((_, index) => `value ->> ${index}`).join(', ');
-  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${values} FROM json_each(?) WHERE true ${conflict}`;
+  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${values} FROM json_each(${json}) WHERE true ${conflict}`;
+}
+
+/** One SQLite statement per chunk of rows, each with its rows as a JSON literal. */
+function sqliteJsonInserts(
+  table: string,
+  columns: readonly string[],
+  conflict: string,
+  rows: readonly SqlValue[][],
+): string[] {
+  const statements: string[] = [];
+  for (let i = 0; i < rows.length; i += SQLITE_JSON_CHUNK) {
+    const json = sqlText(JSON.stringify(rows.slice(i, i + SQLITE_JSON_CHUNK)));
+    statements.push(sqliteJsonInsert(table, columns, conflict, json));
+  }
+  return statements;
 }
 
 // Rows per SQLite statement: one JSON parameter has no binding limit; this bounds its size.
@@ -210,10 +235,7 @@ export async function insertUsageEvents(db: Db, events: UsageEvent[]): Promise<S
   const inserted = new Set<string>();
   if (!isPostgres(db)) {
     for (let i = 0; i < events.length; i += SQLITE_JSON_CHUNK) {
-      const rows = events.slice(i, i + SQLITE_JSON_CHUNK).map((event) => {
-        const row = usageEventToRow(event);
-        return USAGE_EVENT_COLUMNS.map((column) => row[column]);
-      });
+      const rows = events.slice(i, i + SQLITE_JSON_CHUNK).map(usageEventValues);
       const result = await db.raw(sqliteInsertEvents, [JSON.stringify(rows)]);
       for (const row of rowsOf(result)) inserted.add(String(row.event_id));
     }
@@ -221,11 +243,7 @@ export async function insertUsageEvents(db: Db, events: UsageEvent[]): Promise<S
   }
   for (let i = 0; i < events.length; i += INSERT_CHUNK) {
     const chunk = events.slice(i, i + INSERT_CHUNK);
-    const bindings: SqlValue[] = [];
-    for (const event of chunk) {
-      const row = usageEventToRow(event);
-      for (const column of USAGE_EVENT_COLUMNS) bindings.push(row[column] as SqlValue);
-    }
+    const bindings = chunk.flatMap(usageEventValues);
     const sql = cached(
       insertEventsSql,
       chunk.length,
@@ -249,6 +267,21 @@ export type UserOrg = {
 };
 
 const USER_CHUNK = 500;
+const USER_ORG_COLUMNS = 'm.user_id, m.client_org_id, m.user_email, m.user_name, o.markup_rate_ppm';
+/** Where a user's mapping and org are read from; `instanceId` is a placeholder or an SQL literal. */
+const userOrgFrom = (instanceId = '?') =>
+  `FROM user_client_mappings m LEFT JOIN client_organizations o ON o.id = m.client_org_id WHERE m.instance_id = ${instanceId}`;
+
+/** A UserOrg from its values in USER_ORG_COLUMNS order. */
+function userOrgOfValues(values: readonly unknown[]): UserOrg {
+  return {
+    userId: String(values[0]),
+    clientOrgId: String(values[1]),
+    userEmail: text(values[2]),
+    userName: text(values[3]),
+    markupRatePpm: nullableBigInt(values[4]),
+  };
+}
 
 /** The org and current markup of each given user that has a mapping, in one read. */
 export async function findUserOrgs(db: Db, instanceId: string, userIds: string[]): Promise<UserOrg[]> {
@@ -256,21 +289,13 @@ export async function findUserOrgs(db: Db, instanceId: string, userIds: string[]
   for (let i = 0; i < userIds.length; i += USER_CHUNK) {
     const chunk = userIds.slice(i, i + USER_CHUNK);
     const rows = rowsOf(
-      await db.raw(
-        'SELECT m.user_id, m.client_org_id, m.user_email, m.user_name, o.markup_rate_ppm ' +
-          'FROM user_client_mappings m LEFT JOIN client_organizations o ON o.id = m.client_org_id ' +
-          `WHERE m.instance_id = ? AND m.user_id IN (${chunk.map(() => '?').join(',')})`,
-        [instanceId, ...chunk],
-      ),
+      await db.raw(`SELECT ${USER_ORG_COLUMNS} ${userOrgFrom()} AND m.user_id IN (${chunk.map(() => '?').join(',')})`, [
+        instanceId,
+        ...chunk,
+      ]),
     );
     for (const row of rows) {
-      found.push({
-        userId: String(row.user_id),
-        clientOrgId: String(row.client_org_id),
-        userEmail: text(row.user_email),
-        userName: text(row.user_name),
-        markupRatePpm: nullableBigInt(row.markup_rate_ppm),
-      });
+      found.push(userOrgOfValues([row.user_id, row.client_org_id, row.user_email, row.user_name, row.markup_rate_ppm]));
     }
   }
   return found;
@@ -347,16 +372,21 @@ const DAILY_UPSERT =
   ).join(', ') +
   ', updated_at = excluded.updated_at';
 const sqliteUpsertDaily = sqliteJsonInsert('usage_daily', DAILY_COLUMNS, DAILY_UPSERT);
-const upsertDailySql = new Map<number, string>();
 
-/** Adds deltas to usage_daily; must run in the transaction that inserted their events. */
-export async function addToDailyRollup(db: Db, deltas: DailyDelta[], updatedAt: string): Promise<void> {
-  const rows = mergeDailyDeltas(deltas).map((delta) => {
+/** usage_daily rows (in DAILY_COLUMNS order) adding up the deltas, one per rollup key. */
+function dailyRows(deltas: DailyDelta[], updatedAt: string): SqlValue[][] {
+  return mergeDailyDeltas(deltas).map((delta) => {
     const row: SqlValue[] = [delta.clientOrgId, delta.usageDay, delta.userId, delta.model];
     for (const field of DAILY_TOTAL_FIELDS) row.push(intParam(delta[field]));
     row.push(updatedAt);
     return row;
   });
+}
+const upsertDailySql = new Map<number, string>();
+
+/** Adds deltas to usage_daily; must run in the transaction that inserted their events. */
+export async function addToDailyRollup(db: Db, deltas: DailyDelta[], updatedAt: string): Promise<void> {
+  const rows = dailyRows(deltas, updatedAt);
   if (!isPostgres(db)) {
     for (let i = 0; i < rows.length; i += SQLITE_JSON_CHUNK) {
       await db.raw(sqliteUpsertDaily, [JSON.stringify(rows.slice(i, i + SQLITE_JSON_CHUNK))]);
@@ -375,24 +405,45 @@ export async function addToDailyRollup(db: Db, deltas: DailyDelta[], updatedAt: 
   }
 }
 
+const GENERATION_START_COLUMNS = [
+  'generation_id',
+  'event_id',
+  'client_org_id',
+  'user_id',
+  'model',
+  'channel',
+  'chat_id',
+  'message_id',
+  'started_at',
+  'recorded_at',
+] as const;
+
+function generationStartValues(start: GenerationStart): SqlValue[] {
+  return [
+    start.generationId,
+    start.eventId,
+    start.clientOrgId,
+    start.userId,
+    start.model,
+    start.channel,
+    start.chatId,
+    start.messageId,
+    start.startedAt,
+    start.recordedAt,
+  ];
+}
+
 /** Records stream starts; returns the generation ids that were new. */
 export async function insertGenerationStarts(db: Db, starts: GenerationStart[]): Promise<Set<string>> {
   const inserted = new Set<string>();
   for (let i = 0; i < starts.length; i += INSERT_CHUNK) {
     const rows: Row[] = await db('generation_starts')
       .insert(
-        starts.slice(i, i + INSERT_CHUNK).map((start) => ({
-          generation_id: start.generationId,
-          event_id: start.eventId,
-          client_org_id: start.clientOrgId,
-          user_id: start.userId,
-          model: start.model,
-          channel: start.channel,
-          chat_id: start.chatId,
-          message_id: start.messageId,
-          started_at: start.startedAt,
-          recorded_at: start.recordedAt,
-        })),
+        starts
+          .slice(i, i + INSERT_CHUNK)
+          .map((start) =>
+            Object.fromEntries(generationStartValues(start).map((v, c) => [GENERATION_START_COLUMNS[c], v])),
+          ),
       )
       .onConflict('generation_id')
       .ignore()
@@ -400,4 +451,42 @@ export async function insertGenerationStarts(db: Db, starts: GenerationStart[]):
     for (const row of rows) inserted.add(String(row.generation_id));
   }
   return inserted;
+}
+
+/**
+ * A group's writes as one SQLite script, between BEGIN and COMMIT: first a check that every
+ * user's org, markup, email and name are still those the rows were priced with (a CHECK on a
+ * temporary table stops the script if not), then the events, what they
+ * add to usage_daily, and the stream starts. Events and starts are inserted without ON CONFLICT:
+ * an id already recorded stops the script too. A stopped script leaves its transaction open for
+ * the caller to roll back.
+ */
+export function sqliteLedgerScript(
+  instanceId: string,
+  users: UserOrg[],
+  events: UsageEvent[],
+  deltas: DailyDelta[],
+  starts: GenerationStart[],
+  updatedAt: string,
+): string {
+  const remembered = users.map((user) => [
+    user.userId,
+    user.clientOrgId,
+    user.markupRatePpm === null ? null : intParam(user.markupRatePpm),
+    user.userEmail,
+    user.userName,
+  ]);
+  return [
+    'CREATE TEMP TABLE IF NOT EXISTS ledger_check ' +
+      '(stale_mappings INTEGER NOT NULL CONSTRAINT mappings_changed CHECK (stale_mappings = 0))',
+    'BEGIN',
+    'INSERT INTO temp.ledger_check (stale_mappings) SELECT count(*) ' +
+      `FROM json_each(${sqlText(JSON.stringify(remembered))}) AS u WHERE NOT EXISTS (SELECT 1 ${userOrgFrom(sqlText(instanceId))} AND m.user_id = u.value ->> 0 AND m.client_org_id = u.value ->> 1 ` +
+      'AND o.markup_rate_ppm = u.value ->> 2 AND m.user_email IS u.value ->> 3 AND m.user_name IS u.value ->> 4)',
+    'DELETE FROM temp.ledger_check',
+    ...sqliteJsonInserts('usage_events', USAGE_EVENT_COLUMNS, '', events.map(usageEventValues)),
+    ...sqliteJsonInserts('usage_daily', DAILY_COLUMNS, DAILY_UPSERT, dailyRows(deltas, updatedAt)),
+    ...sqliteJsonInserts('generation_starts', GENERATION_START_COLUMNS, '', starts.map(generationStartValues)),
+    'COMMIT',
+  ].join(';\n');
 }
