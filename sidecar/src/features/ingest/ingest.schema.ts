@@ -3,7 +3,9 @@ import { usdToNano } from '../../lib/money.js';
 
 const MAX_TOKENS = 1_000_000_000;
 const tokens = z.number().int('must be a whole number').min(0, 'must not be negative').max(MAX_TOKENS);
-const id = z.string().min(1, 'must not be empty').max(256);
+/** Text without NUL, which PostgreSQL cannot store in text columns. */
+const text = () => z.string().refine((value) => !value.includes('\0'), 'must not contain a NUL character');
+const id = text().min(1, 'must not be empty').max(256);
 
 /** A USD amount as the provider sent it (JSON number or decimal text), kept exact as nano-USD. */
 const usd = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -28,11 +30,11 @@ export const ingestEvent = z
     occurred_at: instant,
     user: z.object({
       id,
-      email: z.string().max(320).nullish(),
-      name: z.string().max(200).nullish(),
-      role: z.string().max(50).nullish(),
+      email: text().max(320).nullish(),
+      name: text().max(200).nullish(),
+      role: text().max(50).nullish(),
     }),
-    model: z.string().min(1, 'must not be empty').max(256),
+    model: text().min(1, 'must not be empty').max(256),
     generation_id: id.nullish(),
     chat_id: id.nullish(),
     message_id: id.nullish(),

@@ -184,6 +184,9 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
       ],
       [{ events: [completionEvent({ user: undefined })] }, 'events[0].user'],
       [{ events: [{ ...completionEvent(), kind: 'generation_started' }] }, 'events[0].generation_id'],
+      // PostgreSQL cannot store NUL in text, and SQLite scripts cannot carry it.
+      [{ events: [completionEvent({ model: 'gpt\u0000x' })] }, 'events[0].model: must not contain a NUL character'],
+      [{ events: [completionEvent({ user: { id: 'u\u0000' } })] }, 'events[0].user.id'],
     ];
     for (const [body, field] of cases) {
       const res = await t

@@ -355,15 +355,15 @@ export function createLedger(deps: {
     const markups = new Map([...users.values()].map((user) => [user.clientOrgId, user.markupRatePpm ?? 0n]));
     const at = now().toISOString();
     const { events, starts } = price(inputs, orgOf(users), markups, at);
-    const script = sqliteLedgerScript(
-      deps.instanceId,
-      [...users.values()],
-      events,
-      events.map(dailyDeltaOf),
-      starts,
-      at,
-    );
     try {
+      const script = sqliteLedgerScript(
+        deps.instanceId,
+        [...users.values()],
+        events,
+        events.map(dailyDeltaOf),
+        starts,
+        at,
+      );
       await withSqliteConnection(deps.db, (connection) =>
         sqliteExec(connection, script).catch(async (error: unknown) => {
           await sqliteExec(connection, 'ROLLBACK').catch(() => undefined);
