@@ -511,7 +511,9 @@ export function sqliteLedgerScript(
   return [
     'CREATE TEMP TABLE IF NOT EXISTS ledger_check ' +
       '(stale_mappings INTEGER NOT NULL CONSTRAINT mappings_changed CHECK (stale_mappings = 0))',
-    'BEGIN',
+    // IMMEDIATE: the write lock first, so a writer in another process (the CLI) is waited for
+    // (busy_timeout) rather than met halfway with SQLITE_BUSY.
+    'BEGIN IMMEDIATE',
     ...checkRemembered,
     ...sqliteValuesInserts('usage_events', USAGE_EVENT_COLUMNS, '', events.map(usageEventValues)),
     ...sqliteValuesInserts('usage_daily', DAILY_COLUMNS, DAILY_UPSERT, dailyRows(deltas, updatedAt)),

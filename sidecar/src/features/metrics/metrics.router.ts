@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { AppDeps } from '../../deps.js';
 import { bearerToken } from '../../http/auth.js';
 import { AppError } from '../../http/errors.js';
@@ -7,7 +7,26 @@ import { AppError } from '../../http/errors.js';
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /**
- * GET /metrics (Prometheus text format), and the ingest timing that feeds it.
+ * Timing of the filter's writes, first in the ingest route's chain: counters and one histogram
+ * only, no per-request labels.
+ */
+export function timeIngest(metrics: AppDeps['metrics']): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const events = (req.body as { events?: unknown } | undefined)?.events;
+      let replayed = 0;
+      if (res.statusCode < 300 && Array.isArray(events)) {
+        for (const event of events) if ((event as { replayed?: unknown } | null)?.replayed === true) replayed += 1;
+      }
+      metrics.observeIngestRequest(Number(process.hrtime.bigint() - started) / 1e9, replayed);
+    });
+    next();
+  };
+}
+
+/**
+ * GET /metrics (Prometheus text format).
  *
  * Who may scrape: `Authorization: Bearer $METRICS_TOKEN`, or the operator's ADMIN_TOKEN. Without
  * METRICS_TOKEN only the operator token works — deny by default: the metrics name orgs and
@@ -24,21 +43,6 @@ export function createMetricsRouter(deps: Pick<AppDeps, 'config' | 'metrics'>): 
     // Every candidate is compared, so the time taken does not say which one matched.
     return accepted.reduce((ok, candidate) => timingSafeEqual(given, candidate) || ok, false);
   };
-
-  // Timing of the filter's writes: counters and one histogram only, no per-request labels.
-  router.use('/api/v1/ingest/events', (req, res, next) => {
-    if (req.method !== 'POST') return next();
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const events = (req.body as { events?: unknown } | undefined)?.events;
-      let replayed = 0;
-      if (res.statusCode < 300 && Array.isArray(events)) {
-        for (const event of events) if ((event as { replayed?: unknown } | null)?.replayed === true) replayed += 1;
-      }
-      deps.metrics.observeIngestRequest(Number(process.hrtime.bigint() - started) / 1e9, replayed);
-    });
-    next();
-  });
 
   router.get('/metrics', async (req, res) => {
     if (!mayScrape(req)) {
