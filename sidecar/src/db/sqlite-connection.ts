@@ -37,5 +37,5 @@ export function sqliteExec(connection: Database, sql: string): Promise<void> {
  * texts given here are JSON (JSON.stringify escapes control characters, NUL included).
  */
 export function sqlText(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+  return `'${value.includes("'") ? value.replaceAll("'", "''") : value}'`;
 }

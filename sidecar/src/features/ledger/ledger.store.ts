@@ -218,6 +218,13 @@ function sqliteLiteral(value: SqlValue): string {
   return sqlText(value);
 }
 
+/** A row as `(v1,v2,…)`, built by concatenation: a script holds thousands of them. */
+function sqliteTuple(row: readonly SqlValue[]): string {
+  let tuple = '(';
+  for (let i = 0; i < row.length; i += 1) tuple += (i === 0 ? '' : ',') + sqliteLiteral(row[i]!);
+  return `${tuple})`;
+}
+
 const SCRIPT_ROWS_PER_INSERT = 500;
 
 /**
@@ -232,7 +239,7 @@ function sqliteValuesInserts(
 ): string[] {
   const statements: string[] = [];
   for (let i = 0; i < rows.length; i += SCRIPT_ROWS_PER_INSERT) {
-    const values = rows.slice(i, i + SCRIPT_ROWS_PER_INSERT).map((row) => `(${row.map(sqliteLiteral).join(',')})`);
+    const values = rows.slice(i, i + SCRIPT_ROWS_PER_INSERT).map(sqliteTuple);
     statements.push(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values.join(',')} ${conflict}`);
   }
   return statements;
