@@ -19,23 +19,7 @@ export async function withSqliteConnection<T>(db: Knex, use: (connection: Databa
   }
 }
 
-export function sqliteAll(connection: Database, sql: string, params: unknown[]): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve, reject) =>
-    connection.all(sql, params, (error: Error | null, rows: Record<string, unknown>[]) =>
-      error ? reject(error) : resolve(rows),
-    ),
-  );
-}
-
 /** Runs several statements in one call; stops at the first that fails (a transaction stays open). */
 export function sqliteExec(connection: Database, sql: string): Promise<void> {
   return new Promise((resolve, reject) => connection.exec(sql, (error) => (error ? reject(error) : resolve())));
-}
-
-/**
- * A string as an SQL literal. SQL string literals have one escape, a doubled quote, and the
- * texts given here are JSON (JSON.stringify escapes control characters, NUL included).
- */
-export function sqlText(value: string): string {
-  return `'${value.includes("'") ? value.replaceAll("'", "''") : value}'`;
 }

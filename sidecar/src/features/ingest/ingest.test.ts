@@ -257,8 +257,9 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
     await send('gen-behind-3').expect(200);
     await t.db('user_client_mappings').where({ user_id: 'behind-user' }).update({ client_org_id: second });
     await send('gen-behind-4').expect(200);
-    await send('gen-behind-5', { id: 'behind-user', email: 'renamed@x.example' }).expect(200);
-    await send('gen-behind-6', { id: 'behind-user', email: 'renamed@x.example' }).expect(200);
+    // A quote in text the script carries (the remembered email) is written as text, not SQL.
+    await send('gen-behind-5', { id: 'behind-user', email: "o'renamed@x.example" }).expect(200);
+    await send('gen-behind-6', { id: 'behind-user', email: "o'renamed@x.example" }).expect(200);
     // Recorded by someone else since: the replay is a duplicate and the rollup is not touched.
     const recorded = await t.db('usage_events').where({ event_id: 'gen-behind-6' }).first();
     await t.db('usage_events').insert({ ...recorded, id: undefined, event_id: 'gen-behind-7' });
@@ -287,7 +288,7 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
       ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     );
     const mapping = await t.db('user_client_mappings').where({ user_id: 'behind-user' }).first();
-    expect(mapping?.user_email).toBe('renamed@x.example');
+    expect(mapping?.user_email).toBe("o'renamed@x.example");
   });
 
   it('keeps the rollup equal to the ledger under many concurrent requests with overlapping ids', async () => {

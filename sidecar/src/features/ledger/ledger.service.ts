@@ -340,19 +340,21 @@ export function createLedger(deps: {
    * the ledger remembers from its last transaction for each user, and the script itself checks
    * them against the database before it writes (sqliteLedgerScript). Returns null, after rolling
    * back, when the group must take `write` instead: a user not remembered or whose email or name
-   * changed, an org named directly, a mapping changed since, an id already
-   * recorded, or any other failure, which `write` then meets with its own handling. The group's
-   * users are forgotten then, and remembered afresh by `write`.
+   * changed, an org named directly, a mapping changed since, an id already recorded, or any
+   * other failure, which `write` then meets with its own handling. The group's users are
+   * forgotten then, and remembered afresh by `write`.
    */
   async function writeInOneScript(inputs: LedgerInput[]): Promise<RecordStatus[] | null> {
     const users = new Map<string, UserOrg>();
+    const markups = new Map<string, bigint>();
     for (const input of inputs) {
       const mapping = input.user && input.clientOrgId === null ? knownUsers.get(input.user.id) : undefined;
-      if (!input.user || !mapping || mapping.markupRatePpm === null || identityChanged(input.user, mapping))
+      if (!input.user || !mapping || mapping.markupRatePpm === null || identityChanged(input.user, mapping)) {
         return null;
+      }
       users.set(mapping.userId, mapping);
+      markups.set(mapping.clientOrgId, mapping.markupRatePpm);
     }
-    const markups = new Map([...users.values()].map((user) => [user.clientOrgId, user.markupRatePpm ?? 0n]));
     const at = now().toISOString();
     const { events, starts } = price(inputs, orgOf(users), markups, at);
     try {

@@ -1,6 +1,5 @@
 import type { Db } from '../../db/dialect.js';
 import { intParam, isPostgres, toBool } from '../../db/dialect.js';
-import { sqlText } from '../../db/sqlite-connection.js';
 import { toBigInt } from '../../lib/money.js';
 
 /** How a ledger row's cost came to be. */
@@ -215,7 +214,7 @@ function sqliteLiteral(value: SqlValue): string {
     return String(value);
   }
   if (value.includes('\0')) throw new Error('text with a NUL character cannot go in a script');
-  return sqlText(value);
+  return `'${value.includes("'") ? value.replaceAll("'", "''") : value}'`;
 }
 
 /** A row as `(v1,v2,…)`, built by concatenation: a script holds thousands of them. */
