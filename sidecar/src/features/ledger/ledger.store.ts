@@ -58,7 +58,7 @@ const nullableParam = (value: bigint | null) => (value === null ? null : intPara
  * selectValuesAsJson); `at` names each position.
  */
 export function usageEventOfValues(values: readonly unknown[]): UsageEvent {
-  const value = (column: UsageEventColumn) => values[at[column]];
+  const value = (column: UsageEventColumn) => values[USAGE_EVENT_COLUMN_INDEX[column]];
   return {
     eventId: String(value('event_id')),
     source: String(value('source')) as EventSource,
@@ -165,10 +165,9 @@ export const USAGE_EVENT_COLUMNS = [
 
 export type UsageEventColumn = (typeof USAGE_EVENT_COLUMNS)[number];
 /** Each column's position in USAGE_EVENT_COLUMNS. */
-const at = Object.fromEntries(USAGE_EVENT_COLUMNS.map((column, index) => [column, index])) as Record<
-  UsageEventColumn,
-  number
->;
+export const USAGE_EVENT_COLUMN_INDEX = Object.fromEntries(
+  USAGE_EVENT_COLUMNS.map((column, index) => [column, index]),
+) as Record<UsageEventColumn, number>;
 
 type SqlValue = string | number | boolean | null;
 

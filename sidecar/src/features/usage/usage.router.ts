@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { orgContext, type AppDeps } from '../../deps.js';
 import { allow, principalOf } from '../../http/auth.js';
-import { readUsageEvents, totalUsage } from './usage.store.js';
+import { readLedgerValues, totalUsage } from './usage.store.js';
 import { billingQuery, clientIdParam, clientQuery, exportQuery, periodQuery } from './usage.schema.js';
 import { billingStatementCsv, csvRecord } from './usage.csv.js';
 import { displayRateInfo } from './usage.pln.js';
@@ -79,8 +79,8 @@ export function createUsageRouter(deps: AppDeps): Router {
       res.type('text/csv; charset=utf-8').attachment(`${name}.csv`);
       const columns = exportColumns(principal);
       res.write(csvRecord(columns));
-      for await (const page of readUsageEvents(ctx.db, filter)) {
-        res.write(page.map((event) => csvRecord(exportValues(event, principal))).join(''));
+      for await (const page of readLedgerValues(ctx.db, filter)) {
+        res.write(page.map((values) => csvRecord(exportValues(values, principal))).join(''));
       }
       res.end();
       return;
@@ -90,8 +90,8 @@ export function createUsageRouter(deps: AppDeps): Router {
       `{"success":true,"period":${JSON.stringify(period)},"client_org_ids":${JSON.stringify(filter.clientOrgIds)},"events":[`,
     );
     let separator = '';
-    for await (const page of readUsageEvents(ctx.db, filter)) {
-      res.write(separator + page.map((event) => JSON.stringify(exportRow(event, principal))).join(','));
+    for await (const page of readLedgerValues(ctx.db, filter)) {
+      res.write(separator + page.map((values) => JSON.stringify(exportRow(values, principal))).join(','));
       separator = ',';
     }
     const rate = await ctx.exchangeRates.displayRate();

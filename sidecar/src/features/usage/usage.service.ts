@@ -1,10 +1,11 @@
 import type { Principal } from '../../http/auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
-import { formatMarkupRate, nanoToUsdNumber, divRound } from '../../lib/money.js';
+import { formatMarkupRate, nanoToUsdNumber, divRound, toBigInt } from '../../lib/money.js';
 import { addDays, daysBetween, monthDays, monthOf, today } from '../../lib/time.js';
 import type { DisplayRate, ExchangeRates, StatutoryRate } from '../exchange-rates/exchange-rates.service.js';
 import { convertToPln, type ExchangeRate } from '../exchange-rates/pln.js';
-import type { UsageEvent } from '../ledger/ledger.store.js';
+import { toBool } from '../../db/dialect.js';
+import { USAGE_EVENT_COLUMN_INDEX, type UsageEventColumn } from '../ledger/ledger.store.js';
 import {
   ownOrganization,
   requireVisibleOrganization,
@@ -22,7 +23,7 @@ import {
   statementRateMissing,
   statementRateView,
 } from './usage.pln.js';
-import { aggregateUsage, emptyTotals, totalUsage, type Totals } from './usage.store.js';
+import { aggregateUsage, emptyTotals, totalUsage, type LedgerValues, type Totals } from './usage.store.js';
 
 export type UsageContext = OrgContext & {
   timeZone: string;
@@ -439,34 +440,42 @@ function sharePct(part: bigint, whole: bigint): number {
 
 type ExportValue = string | number | boolean | null;
 
+/** A ledger column's value as read (text, a number or null). */
+const field =
+  (column: UsageEventColumn) =>
+  (row: LedgerValues): ExportValue =>
+    row[USAGE_EVENT_COLUMN_INDEX[column]] as ExportValue;
+/** A ledger money column, exact. */
+const nano = (row: LedgerValues, column: UsageEventColumn) => toBigInt(row[USAGE_EVENT_COLUMN_INDEX[column]]);
+
 /**
- * The export's columns in order, each with how it reads a ledger event: the one definition of
- * the CSV header, the CSV lines and the JSON objects. Raw cost, markup and BYOK are the
- * operator's only.
+ * The export's columns in order, each with how it reads a ledger row's values: the one
+ * definition of the CSV header, the CSV lines and the JSON objects. Raw cost, markup and BYOK
+ * are the operator's only.
  */
-const EXPORT_COLUMNS: readonly { name: string; value: (event: UsageEvent) => ExportValue; operatorOnly?: true }[] = [
-  { name: 'event_id', value: (e) => e.eventId },
-  { name: 'occurred_at', value: (e) => e.occurredAt },
-  { name: 'usage_day', value: (e) => e.usageDay },
-  { name: 'client_org_id', value: (e) => e.clientOrgId },
-  { name: 'user_id', value: (e) => e.userId },
-  { name: 'model', value: (e) => e.model },
-  { name: 'channel', value: (e) => e.channel },
-  { name: 'source', value: (e) => e.source },
-  { name: 'input_tokens', value: (e) => e.inputTokens },
-  { name: 'output_tokens', value: (e) => e.outputTokens },
-  { name: 'cached_tokens', value: (e) => e.cachedTokens },
-  { name: 'reasoning_tokens', value: (e) => e.reasoningTokens },
-  { name: 'cost_status', value: (e) => e.costStatus },
-  { name: 'cost', value: (e) => nanoToUsdNumber(e.billedCostNanoUsd) },
-  { name: 'cost_nano_usd', value: (e) => e.billedCostNanoUsd.toString() },
-  { name: 'raw_cost_nano_usd', value: (e) => e.rawCostNanoUsd.toString(), operatorOnly: true },
-  { name: 'markup_rate', value: (e) => formatMarkupRate(e.markupRatePpm), operatorOnly: true },
-  { name: 'is_byok', value: (e) => e.isByok, operatorOnly: true },
-  { name: 'generation_id', value: (e) => e.generationId },
-  { name: 'chat_id', value: (e) => e.chatId },
-  { name: 'message_id', value: (e) => e.messageId },
-  { name: 'reason', value: (e) => e.reason },
+const EXPORT_COLUMNS: readonly { name: string; value: (row: LedgerValues) => ExportValue; operatorOnly?: true }[] = [
+  { name: 'event_id', value: field('event_id') },
+  { name: 'occurred_at', value: field('occurred_at') },
+  { name: 'usage_day', value: field('usage_day') },
+  { name: 'client_org_id', value: field('client_org_id') },
+  { name: 'user_id', value: field('user_id') },
+  { name: 'model', value: field('model') },
+  { name: 'channel', value: field('channel') },
+  { name: 'source', value: field('source') },
+  { name: 'input_tokens', value: field('input_tokens') },
+  { name: 'output_tokens', value: field('output_tokens') },
+  { name: 'cached_tokens', value: field('cached_tokens') },
+  { name: 'reasoning_tokens', value: field('reasoning_tokens') },
+  { name: 'cost_status', value: field('cost_status') },
+  { name: 'cost', value: (row) => nanoToUsdNumber(nano(row, 'billed_cost_nano_usd')) },
+  { name: 'cost_nano_usd', value: (row) => nano(row, 'billed_cost_nano_usd').toString() },
+  { name: 'raw_cost_nano_usd', value: (row) => nano(row, 'raw_cost_nano_usd').toString(), operatorOnly: true },
+  { name: 'markup_rate', value: (row) => formatMarkupRate(nano(row, 'markup_rate_ppm')), operatorOnly: true },
+  { name: 'is_byok', value: (row) => toBool(row[USAGE_EVENT_COLUMN_INDEX.is_byok]), operatorOnly: true },
+  { name: 'generation_id', value: field('generation_id') },
+  { name: 'chat_id', value: field('chat_id') },
+  { name: 'message_id', value: field('message_id') },
+  { name: 'reason', value: field('reason') },
 ];
 const EXPORT_COLUMNS_OF_OTHERS = EXPORT_COLUMNS.filter((column) => !column.operatorOnly);
 const exportColumnsFor = (principal: Principal) =>
@@ -477,14 +486,14 @@ export function exportColumns(principal: Principal): string[] {
   return exportColumnsFor(principal).map((column) => column.name);
 }
 
-/** One ledger event as a CSV line's values, in exportColumns order. */
-export function exportValues(event: UsageEvent, principal: Principal): ExportValue[] {
-  return exportColumnsFor(principal).map((column) => column.value(event));
+/** One ledger row as a CSV line's values, in exportColumns order. */
+export function exportValues(values: LedgerValues, principal: Principal): ExportValue[] {
+  return exportColumnsFor(principal).map((column) => column.value(values));
 }
 
-/** One ledger event as a JSON export object. */
-export function exportRow(event: UsageEvent, principal: Principal): Record<string, ExportValue> {
+/** One ledger row as a JSON export object. */
+export function exportRow(values: LedgerValues, principal: Principal): Record<string, ExportValue> {
   const row: Record<string, ExportValue> = {};
-  for (const column of exportColumnsFor(principal)) row[column.name] = column.value(event);
+  for (const column of exportColumnsFor(principal)) row[column.name] = column.value(values);
   return row;
 }

@@ -1,13 +1,7 @@
 import type { Db } from '../../db/dialect.js';
 import { selectValuesAsJson, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
-import {
-  USAGE_EVENT_COLUMNS,
-  totalsColumns,
-  usageEventOfValues,
-  type DailyTotals,
-  type UsageEvent,
-} from '../ledger/ledger.store.js';
+import { USAGE_EVENT_COLUMNS, totalsColumns, type DailyTotals } from '../ledger/ledger.store.js';
 
 /** Every report reads usage_daily, the rollup the ledger writes in the same transaction. */
 
@@ -72,7 +66,11 @@ export async function totalUsage(db: Db, filter: UsageFilter): Promise<Totals> {
   return row?.totals ?? emptyTotals();
 }
 
-/** What an export reads: the ledger's columns, then `id`, which orders rows within a day. */
+/**
+ * What an export reads: the ledger's columns (USAGE_EVENT_COLUMNS order, see
+ * USAGE_EVENT_COLUMN_INDEX), then `id`, which orders rows within a day.
+ */
+export type LedgerValues = readonly unknown[];
 const EXPORT_READ_COLUMNS = [...USAGE_EVENT_COLUMNS, 'id'] as const;
 const DAY = USAGE_EVENT_COLUMNS.indexOf('usage_day');
 const ID = USAGE_EVENT_COLUMNS.length;
@@ -87,13 +85,14 @@ function byDayThenId(a: readonly unknown[], b: readonly unknown[]): number {
  * by org in the order given, each in day order and, within a day, in the order recorded. Pages
  * follow the (client_org_id, usage_day) index with a (usage_day, id) keyset, so each page is one
  * range read of that index, never a sort of the whole period, however large the ledger grows.
- * The next page is read while the caller handles the current one.
+ * The next page is read while the caller handles the current one. Rows stay value arrays: an
+ * export formats thousands of them, and building a UsageEvent of each doubled its cost.
  */
-export async function* readUsageEvents(
+export async function* readLedgerValues(
   db: Db,
   filter: UsageFilter & { clientOrgIds: string[] },
   pageSize = 250,
-): AsyncGenerator<UsageEvent[]> {
+): AsyncGenerator<LedgerValues[]> {
   const readPage = async (clientOrgId: string, after: [string, number]) => {
     const query = db('usage_events')
       .select(EXPORT_READ_COLUMNS)
@@ -114,7 +113,7 @@ export async function* readUsageEvents(
       next = rows.length === pageSize && last ? readPage(clientOrgId, [String(last[DAY]), Number(last[ID])]) : null;
       // A caller that stops early leaves the read ahead unawaited; its failure is not an error then.
       next?.catch(() => undefined);
-      if (rows.length > 0) yield rows.map(usageEventOfValues);
+      if (rows.length > 0) yield rows;
     }
   }
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLISH_HOLIDAYS, createFakeNbp, type FakeNbp } from '../../../../test/fakes/nbp/fake-nbp.js';
 import { databaseKinds } from '../../test-support/databases.js';
 import { ADMIN_TOKEN, createTestApp, type TestApp } from '../../test-support/harness.js';
-import { readUsageEvents } from './usage.store.js';
+import { usageEventOfValues } from '../ledger/ledger.store.js';
+import { readLedgerValues } from './usage.store.js';
 
 const BASE = '/api/v1/client-organizations';
 const USAGE = `${BASE}/usage`;
@@ -616,9 +617,10 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
     const orgIds = [orgs.b, orgs.a];
     for (const pageSize of [1, 3, 7, 1000]) {
       const read: { org: string; day: string; id: string }[] = [];
-      for await (const page of readUsageEvents(t.db, { clientOrgIds: orgIds, from, to }, pageSize)) {
+      for await (const page of readLedgerValues(t.db, { clientOrgIds: orgIds, from, to }, pageSize)) {
         expect(page.length).toBeLessThanOrEqual(pageSize);
-        read.push(...page.map((e) => ({ org: e.clientOrgId, day: e.usageDay, id: e.eventId })));
+        const events = page.map(usageEventOfValues);
+        read.push(...events.map((e) => ({ org: e.clientOrgId, day: e.usageDay, id: e.eventId })));
       }
       const expected = orgIds.flatMap((org) => ofOrg(inRange(ledger, from, to), org));
       // Enough rows, several on one day, that pages end inside a day.
@@ -635,8 +637,8 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
     // One user's rows only.
     const user = ofOrg(inRange(ledger, from, to), orgs.a)[0]!.user;
     const mine: string[] = [];
-    for await (const page of readUsageEvents(t.db, { clientOrgIds: [orgs.a], from, to, userId: user }, 2)) {
-      mine.push(...page.map((e) => e.eventId));
+    for await (const page of readLedgerValues(t.db, { clientOrgIds: [orgs.a], from, to, userId: user }, 2)) {
+      mine.push(...page.map((values) => usageEventOfValues(values).eventId));
     }
     expect(mine.sort()).toEqual(
       ofOrg(inRange(ledger, from, to), orgs.a)
