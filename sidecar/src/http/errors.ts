@@ -52,6 +52,12 @@ export function createErrorHandler(logger: Logger): ErrorRequestHandler {
     if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
       return send(parserError.status, 'bad_request', parserError.message);
     }
+    // PostgreSQL refuses NUL in text (22021) and in JSON text (22P05); the statement failed and
+    // its transaction with it, so nothing was stored. SQLite stores it.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === '22021' || code === '22P05') {
+      return send(400, 'invalid_text', 'a text value holds a NUL character (\\u0000), which cannot be stored');
+    }
     const requestId = requestIdOf(res);
     logger.error({ err: error, reqId: requestId, method: req.method, url: req.originalUrl }, 'unhandled error');
     return send(500, 'internal_error', `internal error (request id ${requestId ?? 'unknown'})`);

@@ -90,6 +90,19 @@ describe.each(databaseKinds)('client organizations on %s', (kind) => {
       expect(empty.body.error.code).toBe('validation_error');
     });
 
+    it('answers a NUL character in text with a 4xx, never a 500, and keeps what is stored', async () => {
+      const before = await t.db('client_organizations').count({ n: '*' });
+      const res = await t.as(ADMIN_TOKEN).post(`${base}/clients`).send({ name: 'Nul\u0000Co' });
+      if (kind === 'postgres') {
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid_text');
+        expect(await t.db('client_organizations').count({ n: '*' })).toEqual(before);
+      } else {
+        // SQLite stores the text as given.
+        expect(res.status).toBe(201);
+      }
+    });
+
     it('answers 404 for an org that does not exist', async () => {
       const res = await t.as(ADMIN_TOKEN).get(`${base}/clients/org_nope`).expect(404);
       expect(res.body.error).toMatchObject({ code: 'not_found' });
