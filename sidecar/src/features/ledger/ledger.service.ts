@@ -335,7 +335,7 @@ export function createLedger(deps: {
   }
 
   /**
-   * SQLite's group commit as one call into the driver instead of six (each call waits a turn of
+   * SQLite's group commit as one call into the driver instead of five or six (each waits a turn of
    * the event loop, behind the HTTP work queued there). The rows are priced with the mappings
    * the ledger remembers from its last transaction for each user, and the script itself checks
    * them against the database before it writes (sqliteLedgerScript). Returns null, after rolling
