@@ -222,6 +222,15 @@ export function createLedger(deps: {
     );
   }
 
+  /** Each mapped org's current markup, as read with its users' mappings. */
+  function markupsOf(mappings: Iterable<UserOrg>): Map<string, bigint> {
+    const markups = new Map<string, bigint>();
+    for (const mapping of mappings) {
+      if (mapping.markupRatePpm !== null) markups.set(mapping.clientOrgId, mapping.markupRatePpm);
+    }
+    return markups;
+  }
+
   function orgOf(mappings: Map<string, UserOrg>): (input: LedgerInput) => string {
     return (input) => {
       const orgId = input.clientOrgId ?? (input.user ? mappings.get(input.user.id)?.clientOrgId : undefined);
@@ -317,10 +326,7 @@ export function createLedger(deps: {
     const mappings = await resolveOrgs(tx, inputs, at, defaultMarkupRatePpm);
     const orgIdOf = orgOf(mappings);
     // Markups came with the mappings; orgs named directly (manual, webhook) are read here.
-    const markups = new Map<string, bigint>();
-    for (const mapping of mappings.values()) {
-      if (mapping.markupRatePpm !== null) markups.set(mapping.clientOrgId, mapping.markupRatePpm);
-    }
+    const markups = markupsOf(mappings.values());
     const unread = [...new Set(inputs.map(orgIdOf))].filter((orgId) => !markups.has(orgId));
     for (const org of await findOrganizations(tx, unread)) markups.set(org.id, org.markupRatePpm);
 
@@ -346,17 +352,15 @@ export function createLedger(deps: {
    */
   async function writeInOneScript(inputs: LedgerInput[]): Promise<RecordStatus[] | null> {
     const users = new Map<string, UserOrg>();
-    const markups = new Map<string, bigint>();
     for (const input of inputs) {
       const mapping = input.user && input.clientOrgId === null ? knownUsers.get(input.user.id) : undefined;
       if (!input.user || !mapping || mapping.markupRatePpm === null || identityChanged(input.user, mapping)) {
         return null;
       }
       users.set(mapping.userId, mapping);
-      markups.set(mapping.clientOrgId, mapping.markupRatePpm);
     }
     const at = now().toISOString();
-    const { events, starts } = price(inputs, orgOf(users), markups, at);
+    const { events, starts } = price(inputs, orgOf(users), markupsOf(users.values()), at);
     try {
       const script = sqliteLedgerScript(
         deps.instanceId,

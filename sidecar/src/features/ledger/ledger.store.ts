@@ -55,7 +55,7 @@ const nullableParam = (value: bigint | null) => (value === null ? null : intPara
 
 /**
  * A ledger row given as its values in USAGE_EVENT_COLUMNS order (how large reads fetch them, see
- * selectValuesAsJson); `at` names each position.
+ * selectValuesAsJson); USAGE_EVENT_COLUMN_INDEX names each position.
  */
 export function usageEventOfValues(values: readonly unknown[]): UsageEvent {
   const value = (column: UsageEventColumn) => values[USAGE_EVENT_COLUMN_INDEX[column]];
@@ -290,21 +290,9 @@ export type UserOrg = {
 };
 
 const USER_CHUNK = 500;
-const USER_ORG_COLUMNS = 'm.user_id, m.client_org_id, m.user_email, m.user_name, o.markup_rate_ppm';
 /** Where a user's mapping and org are read from; `instanceId` is a placeholder or an SQL literal. */
 const userOrgFrom = (instanceId = '?') =>
   `FROM user_client_mappings m LEFT JOIN client_organizations o ON o.id = m.client_org_id WHERE m.instance_id = ${instanceId}`;
-
-/** A UserOrg from its values in USER_ORG_COLUMNS order. */
-function userOrgOfValues(values: readonly unknown[]): UserOrg {
-  return {
-    userId: String(values[0]),
-    clientOrgId: String(values[1]),
-    userEmail: text(values[2]),
-    userName: text(values[3]),
-    markupRatePpm: nullableBigInt(values[4]),
-  };
-}
 
 /** The org and current markup of each given user that has a mapping, in one read. */
 export async function findUserOrgs(db: Db, instanceId: string, userIds: string[]): Promise<UserOrg[]> {
@@ -312,13 +300,20 @@ export async function findUserOrgs(db: Db, instanceId: string, userIds: string[]
   for (let i = 0; i < userIds.length; i += USER_CHUNK) {
     const chunk = userIds.slice(i, i + USER_CHUNK);
     const rows = rowsOf(
-      await db.raw(`SELECT ${USER_ORG_COLUMNS} ${userOrgFrom()} AND m.user_id IN (${chunk.map(() => '?').join(',')})`, [
-        instanceId,
-        ...chunk,
-      ]),
+      await db.raw(
+        'SELECT m.user_id, m.client_org_id, m.user_email, m.user_name, o.markup_rate_ppm ' +
+          `${userOrgFrom()} AND m.user_id IN (${chunk.map(() => '?').join(',')})`,
+        [instanceId, ...chunk],
+      ),
     );
     for (const row of rows) {
-      found.push(userOrgOfValues([row.user_id, row.client_org_id, row.user_email, row.user_name, row.markup_rate_ppm]));
+      found.push({
+        userId: String(row.user_id),
+        clientOrgId: String(row.client_org_id),
+        userEmail: text(row.user_email),
+        userName: text(row.user_name),
+        markupRatePpm: nullableBigInt(row.markup_rate_ppm),
+      });
     }
   }
   return found;
@@ -479,8 +474,8 @@ export async function insertGenerationStarts(db: Db, starts: GenerationStart[]):
 /**
  * A group's writes as one SQLite script, between BEGIN and COMMIT: first a check that every
  * user's org, markup, email and name are still those the rows were priced with (a CHECK on a
- * temporary table stops the script if not), then the events, what they
- * add to usage_daily, and the stream starts. Events and starts are inserted without ON CONFLICT:
+ * temporary table stops the script if not), then the events, what they add to usage_daily, and
+ * the stream starts. Events and starts are inserted without ON CONFLICT:
  * an id already recorded stops the script too. A stopped script leaves its transaction open for
  * the caller to roll back.
  */
@@ -493,21 +488,19 @@ export function sqliteLedgerScript(
   updatedAt: string,
 ): string {
   const remembered = users.map((user) =>
-    [
+    sqliteTuple([
       user.userId,
       user.clientOrgId,
       user.markupRatePpm === null ? null : intParam(user.markupRatePpm),
       user.userEmail,
       user.userName,
-    ]
-      .map(sqliteLiteral)
-      .join(','),
+    ]),
   );
   const checkRemembered =
     remembered.length === 0
       ? []
       : [
-          `WITH remembered (user_id, client_org_id, markup_rate_ppm, user_email, user_name) AS (VALUES (${remembered.join('),(')})) ` +
+          `WITH remembered (user_id, client_org_id, markup_rate_ppm, user_email, user_name) AS (VALUES ${remembered.join(',')}) ` +
             'INSERT INTO temp.ledger_check (stale_mappings) SELECT count(*) FROM remembered AS r WHERE NOT EXISTS ' +
             `(SELECT 1 ${userOrgFrom(sqliteLiteral(instanceId))} AND m.user_id = r.user_id AND m.client_org_id = r.client_org_id ` +
             'AND o.markup_rate_ppm = r.markup_rate_ppm AND m.user_email IS r.user_email AND m.user_name IS r.user_name)',
