@@ -9,14 +9,42 @@ import type { Database } from 'sqlite3';
  * (BEGIN … COMMIT) in a single round trip.
  */
 
-/** Runs `use` holding Knex's only SQLite connection: nothing else of this process runs SQL meanwhile. */
-export async function withSqliteConnection<T>(db: Knex, use: (connection: Database) => Promise<T>): Promise<T> {
-  const connection = (await db.client.acquireConnection()) as Database;
-  try {
-    return await use(connection);
-  } finally {
-    await db.client.releaseConnection(connection);
-  }
+export type HeldSqliteConnection = {
+  /** The connection if held now: a caller can then hand it work without waiting a turn. */
+  held(): Database | null;
+  /** Knex's only SQLite connection, taken from its pool unless already held. */
+  acquire(): Promise<Database>;
+  /** Gives the connection back to the pool (nothing of this process runs SQL while it is held). */
+  release(): Promise<void>;
+  /** Whether another caller waits in the pool for the connection. */
+  othersWaiting(): boolean;
+};
+
+/**
+ * Holds Knex's SQLite connection across consecutive uses, so that back-to-back scripts do not
+ * each go through the pool (a chain of promise steps that waits behind every answer queued
+ * before it). The holder must not run Knex queries itself while it holds the connection: they
+ * would wait for it.
+ */
+export function holdSqliteConnection(db: Knex): HeldSqliteConnection {
+  let connection: Database | null = null;
+  return {
+    held: () => connection,
+    async acquire() {
+      connection ??= (await db.client.acquireConnection()) as Database;
+      return connection;
+    },
+    async release() {
+      if (connection === null) return;
+      const releasing = connection;
+      connection = null;
+      await db.client.releaseConnection(releasing);
+    },
+    othersWaiting() {
+      const pool = db.client.pool;
+      return pool !== undefined && 'numPendingAcquires' in pool && pool.numPendingAcquires() > 0;
+    },
+  };
 }
 
 /** Runs several statements in one call; stops at the first that fails (a transaction stays open). */

@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/dialect.js';
 import { isPostgres, isSchemaError } from '../../db/dialect.js';
-import { sqliteExec, withSqliteConnection } from '../../db/sqlite-connection.js';
+import { holdSqliteConnection, sqliteExec } from '../../db/sqlite-connection.js';
 import { applyMarkup } from '../../lib/money.js';
 import { localDay } from '../../lib/time.js';
 import { ensureDefaultOrganization } from '../organizations/organizations.service.js';
@@ -205,6 +205,9 @@ export function createLedger(deps: {
     return mappings;
   }
 
+  /** SQLite: the connection writeInOneScript keeps between back-to-back groups. */
+  const scriptConnection = holdSqliteConnection(deps.db);
+
   /** Mappings read by the last transactions, by user: what writeInOneScript prices with. */
   const knownUsers = new Map<string, UserOrg>();
   function rememberUsers(mappings: Iterable<UserOrg>): void {
@@ -349,6 +352,10 @@ export function createLedger(deps: {
    * changed, an org named directly, a mapping changed since, an id already recorded, or any
    * other failure, which `write` then meets with its own handling. The group's users are
    * forgotten then, and remembered afresh by `write`.
+   *
+   * The connection stays held after a script that succeeded (flush gives it back when the
+   * queue is empty or another caller waits): the next group's script is then handed to SQLite
+   * at once, before the answers to this group are written, so the writer does not sit idle.
    */
   async function writeInOneScript(inputs: LedgerInput[]): Promise<RecordStatus[] | null> {
     const users = new Map<string, UserOrg>();
@@ -370,13 +377,13 @@ export function createLedger(deps: {
         starts,
         at,
       );
-      await withSqliteConnection(deps.db, (connection) =>
-        sqliteExec(connection, script).catch(async (error: unknown) => {
-          await sqliteExec(connection, 'ROLLBACK').catch(() => undefined);
-          throw error;
-        }),
-      );
+      const connection = scriptConnection.held() ?? (await scriptConnection.acquire());
+      await sqliteExec(connection, script).catch(async (error: unknown) => {
+        await sqliteExec(connection, 'ROLLBACK').catch(() => undefined);
+        throw error;
+      });
     } catch (error) {
+      await scriptConnection.release();
       for (const user of users.keys()) knownUsers.delete(user);
       deps.logger.debug({ err: error }, 'ledger script stopped; writing the group through a transaction');
       return null;
@@ -390,9 +397,13 @@ export function createLedger(deps: {
   }
 
   /** One group, committed: in one script where SQLite allows, else in a Knex transaction. */
-  async function writeGroup(inputs: LedgerInput[], defaultMarkupRatePpm: bigint): Promise<RecordStatus[]> {
+  async function writeGroup(inputs: LedgerInput[]): Promise<RecordStatus[]> {
     const written = isPostgres(deps.db) ? null : await writeInOneScript(inputs);
-    return written ?? deps.db.transaction((tx) => write(tx, inputs, defaultMarkupRatePpm));
+    if (written) return written;
+    // The transaction, and the markup read, need the connection the script path may hold.
+    await scriptConnection.release();
+    const markup = await deps.defaultMarkupRatePpm();
+    return deps.db.transaction((tx) => write(tx, inputs, markup));
   }
 
   async function flush(): Promise<void> {
@@ -415,13 +426,14 @@ export function createLedger(deps: {
       const viaBacklog = !schemaCurrent;
       try {
         if (viaBacklog) {
+          await scriptConnection.release();
           answer(await writeToBacklog(inputs));
           continue;
         }
-        // Read outside the transaction: on SQLite it holds the only connection.
-        const markup = await deps.defaultMarkupRatePpm();
-        answer(await writeGroup(inputs, markup));
+        answer(await writeGroup(inputs));
+        if (queue.length === 0 || scriptConnection.othersWaiting()) await scriptConnection.release();
       } catch (error) {
+        await scriptConnection.release();
         if (viaBacklog) {
           for (const pending of group) pending.reject(error);
           continue;

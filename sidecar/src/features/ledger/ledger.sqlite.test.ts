@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
+import { ingestBody } from '../ingest/ingest.schema.js';
+import { ledgerInputOf } from '../ingest/ingest.service.js';
+
+/**
+ * On SQLite the ledger keeps Knex's only connection from one group commit to the next, so that a
+ * group is handed to SQLite as soon as the one before it is done. Another query waiting for the
+ * connection must get it after the group in hand, not once ingest stops.
+ */
+describe('ledger on SQLite', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp('sqlite', { now: '2026-03-10T12:00:00Z' });
+  });
+  afterAll(async () => t?.close());
+
+  const inputs = (ids: string[]) =>
+    ingestBody
+      .parse({ events: ids.map((id) => completionEvent({ event_id: id, user: { id: 'steady-user' } })) })
+      .events.map(ledgerInputOf);
+  const count = async () => Number((await t.db('usage_events').count({ n: '*' }))[0]?.n);
+
+  it('lets a waiting query in between back-to-back groups', async () => {
+    // Known to the ledger from here on: its next groups take the one-script path.
+    await t.deps.ledger.record(inputs(['gen-steady-first']));
+    const before = await count();
+
+    // 12 callers of 500 events: the first is written at once, alone; the other eleven queue
+    // behind it (the next group takes ten, 5,000 events, the last group one).
+    const callers = Array.from({ length: 12 }, (_, caller) =>
+      t.deps.ledger.record(inputs(Array.from({ length: 500 }, (_, i) => `gen-steady-${caller}-${i}`))),
+    );
+    const between = await count();
+    const statuses = (await Promise.all(callers)).flat();
+
+    expect(between - before).toBe(500);
+    expect(statuses.filter((status) => status === 'recorded')).toHaveLength(6_000);
+    expect((await count()) - before).toBe(6_000);
+  });
+});
