@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { assembleDeps } from './deps.js';
+import { startCheckpointer } from './db/checkpointer.js';
 import { createDb } from './db/knex.js';
 import { installFilter } from './features/filter-install/filter-install.service.js';
 import { createLogger } from './logger.js';
@@ -33,6 +34,11 @@ async function main(): Promise<void> {
 
   const migrated = await deps.migrator.start();
   if (!migrated) logger.warn({ migrations: deps.health.migrations }, 'starting degraded: migrations will be retried');
+  const { database } = config;
+  const checkpointer =
+    database.client === 'sqlite' && database.path !== ':memory:'
+      ? startCheckpointer({ path: database.path, logger })
+      : null;
 
   const app = createApp(deps);
   const server: Server = await new Promise((resolve) => {
@@ -64,6 +70,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await deps.scheduler.stop();
     await deps.ledger.drain();
+    await checkpointer?.stop();
     await db.destroy();
     logger.info('stopped');
     process.exit(0);

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import type { Config } from '../config.js';
+import { WRITER_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { migrationSource } from './migrations/index.js';
 
 type SqliteConnection = {
@@ -11,11 +12,13 @@ type SqliteConnection = {
 function runPragmas(connection: SqliteConnection, done: (error: Error | null, c: unknown) => void) {
   // WAL lets dashboards read while ingest writes; NORMAL sync is durable across process crashes
   // (the WAL is fsynced at checkpoints); busy_timeout covers the CLI or a backup touching the file.
+  // Checkpoints are the background checkpointer's; the writer takes one only past its own limit.
   const pragmas = [
     'PRAGMA journal_mode = WAL',
     'PRAGMA synchronous = NORMAL',
     'PRAGMA foreign_keys = ON',
     'PRAGMA busy_timeout = 5000',
+    `PRAGMA wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`,
   ];
   const next = (index: number): void => {
     const sql = pragmas[index];
