@@ -38,4 +38,20 @@ describe('ledger on SQLite', () => {
     expect(statuses.filter((status) => status === 'recorded')).toHaveLength(6_000);
     expect((await count()) - before).toBe(6_000);
   });
+
+  it('records an id once when two callers in one group carry it', async () => {
+    const first = t.deps.ledger.record(inputs(['gen-twice-lead']));
+    // Queued behind the first, so written together in one group.
+    const [a, b] = [
+      t.deps.ledger.record(inputs(['gen-twice', 'gen-twice-a'])),
+      t.deps.ledger.record(inputs(['gen-twice'])),
+    ];
+    expect(await first).toEqual(['recorded']);
+    expect([await a, await b]).toEqual([['recorded', 'recorded'], ['duplicate']]);
+    const rows = await t.db('usage_events').where('event_id', 'like', 'gen-twice%').count({ n: '*' });
+    expect(Number(rows[0]?.n)).toBe(3);
+    const [ledger] = await t.db('usage_events').where({ user_id: 'steady-user' }).count({ n: '*' });
+    const [daily] = await t.db('usage_daily').where({ user_id: 'steady-user' }).sum({ requests: 'requests' });
+    expect(Number(daily?.requests)).toBe(Number(ledger?.n));
+  });
 });
