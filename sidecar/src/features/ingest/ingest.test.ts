@@ -18,7 +18,8 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
 
   it('records an event once; a replay answers duplicate and changes nothing', async () => {
     const event = completionEvent({ event_id: 'gen-replay-1' });
-    const first = await ingest(t, [event]).expect(200);
+    const first = await ingest(t, [event]).expect(200).expect('content-type', 'application/json; charset=utf-8');
+    expect(first.headers['content-length']).toBe(String(Buffer.byteLength(first.text)));
     expect(first.body).toEqual({
       results: [{ event_id: 'gen-replay-1', status: 'recorded' }],
       recorded: 1,
