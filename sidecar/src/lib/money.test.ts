@@ -4,8 +4,10 @@ import {
   divRound,
   formatMarkupRate,
   formatScaled,
+  integerText,
   nanoToUsdNumber,
   nanoToUsdString,
+  nanoValueToUsdNumber,
   parseMarkupRate,
   parseScaled,
   toBigInt,
@@ -133,6 +135,25 @@ describe('formatting', () => {
     expect(String(nanoToUsdNumber(4_191_200n))).toBe('0.0041912');
     expect(nanoToUsdNumber(-1n)).toBe(-1e-9);
     expect(formatScaled(5n, 2)).toBe('0.05');
+  });
+
+  it('gives the same number and text from a database integer, number or text', () => {
+    const edges = [0, 1, -1, 7, 999_999_999, 1_000_000_001, -1_540_000, 4_191_200, 2 ** 53 - 1, -(2 ** 53 - 1)];
+    // Integers of every magnitude up to 2^53, either sign, from a fixed-seed generator.
+    let seed = 42;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const randomInteger = () => Math.trunc((random() - 0.5) * 2 * 10 ** (random() * 15.95)) + 0; // + 0: never -0
+    const values = [...edges, ...Array.from({ length: 20_000 }, randomInteger)];
+    for (const value of values) {
+      const exact = nanoToUsdNumber(BigInt(value));
+      expect(nanoValueToUsdNumber(value), String(value)).toBe(exact);
+      expect(nanoValueToUsdNumber(String(value))).toBe(exact);
+      expect(integerText(value)).toBe(BigInt(value).toString());
+    }
+    // Beyond 2^53 (PostgreSQL's bigint text) the exact path is taken.
+    expect(nanoValueToUsdNumber('123456789012345678901')).toBe(nanoToUsdNumber(123_456_789_012_345_678_901n));
+    expect(integerText('123456789012345678901')).toBe('123456789012345678901');
+    expect(() => integerText(1.5)).toThrow(RangeError);
   });
 });
 

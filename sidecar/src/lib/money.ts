@@ -67,6 +67,21 @@ export function nanoToUsdNumber(nano: bigint): number {
   return Number(nanoToUsdString(nano));
 }
 
+/**
+ * nanoToUsdNumber of a database integer, for the export's thousands of rows. A safe integer (as
+ * SQLite hands them over) is divided as a double, which gives the very same number without a
+ * BigInt and a string per row: the quotient and the parse of the exact decimal are both the
+ * double nearest to n / 10^9. Anything else takes the exact path.
+ */
+export function nanoValueToUsdNumber(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value / 1e9 : nanoToUsdNumber(toBigInt(value));
+}
+
+/** A database integer as decimal text; a safe integer is printed as it is, without a BigInt. */
+export function integerText(value: unknown): string {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : toBigInt(value).toString();
+}
+
 /** A markup rate such as "1.3" → parts per million (1300000n); at most 6 decimals, 0 < rate ≤ 1000. */
 export function parseMarkupRate(value: number | string): bigint | undefined {
   const text = String(value).trim();

@@ -1,6 +1,13 @@
 import type { Principal } from '../../http/auth.js';
 import { badRequest, notFound } from '../../http/errors.js';
-import { formatMarkupRate, nanoToUsdNumber, divRound, toBigInt } from '../../lib/money.js';
+import {
+  formatMarkupRate,
+  integerText,
+  nanoToUsdNumber,
+  nanoValueToUsdNumber,
+  divRound,
+  toBigInt,
+} from '../../lib/money.js';
 import { addDays, daysBetween, monthDays, monthOf, today } from '../../lib/time.js';
 import type { DisplayRate, ExchangeRates, StatutoryRate } from '../exchange-rates/exchange-rates.service.js';
 import { convertToPln, type ExchangeRate } from '../exchange-rates/pln.js';
@@ -446,7 +453,20 @@ const field =
   (row: LedgerValues): ExportValue =>
     row[USAGE_EVENT_COLUMN_INDEX[column]] as ExportValue;
 /** A ledger money column, exact. */
-const nano = (row: LedgerValues, column: UsageEventColumn) => toBigInt(row[USAGE_EVENT_COLUMN_INDEX[column]]);
+const integer = (row: LedgerValues, column: UsageEventColumn) => integerText(row[USAGE_EVENT_COLUMN_INDEX[column]]);
+
+/** Markup text by stored ppm: an export repeats a few markups over thousands of rows. */
+const markupTexts = new Map<unknown, string>();
+function markupText(row: LedgerValues): string {
+  const ppm = row[USAGE_EVENT_COLUMN_INDEX.markup_rate_ppm];
+  let text = markupTexts.get(ppm);
+  if (text === undefined) {
+    if (markupTexts.size >= 1_000) markupTexts.clear();
+    text = formatMarkupRate(toBigInt(ppm));
+    markupTexts.set(ppm, text);
+  }
+  return text;
+}
 
 /**
  * The export's columns in order, each with how it reads a ledger row's values: the one
@@ -467,10 +487,10 @@ const EXPORT_COLUMNS: readonly { name: string; value: (row: LedgerValues) => Exp
   { name: 'cached_tokens', value: field('cached_tokens') },
   { name: 'reasoning_tokens', value: field('reasoning_tokens') },
   { name: 'cost_status', value: field('cost_status') },
-  { name: 'cost', value: (row) => nanoToUsdNumber(nano(row, 'billed_cost_nano_usd')) },
-  { name: 'cost_nano_usd', value: (row) => nano(row, 'billed_cost_nano_usd').toString() },
-  { name: 'raw_cost_nano_usd', value: (row) => nano(row, 'raw_cost_nano_usd').toString(), operatorOnly: true },
-  { name: 'markup_rate', value: (row) => formatMarkupRate(nano(row, 'markup_rate_ppm')), operatorOnly: true },
+  { name: 'cost', value: (row) => nanoValueToUsdNumber(row[USAGE_EVENT_COLUMN_INDEX.billed_cost_nano_usd]) },
+  { name: 'cost_nano_usd', value: (row) => integer(row, 'billed_cost_nano_usd') },
+  { name: 'raw_cost_nano_usd', value: (row) => integer(row, 'raw_cost_nano_usd'), operatorOnly: true },
+  { name: 'markup_rate', value: markupText, operatorOnly: true },
   { name: 'is_byok', value: (row) => toBool(row[USAGE_EVENT_COLUMN_INDEX.is_byok]), operatorOnly: true },
   { name: 'generation_id', value: field('generation_id') },
   { name: 'chat_id', value: field('chat_id') },
