@@ -383,7 +383,6 @@ export function createLedger(deps: {
         throw error;
       });
     } catch (error) {
-      await scriptConnection.release();
       for (const user of users.keys()) knownUsers.delete(user);
       deps.logger.debug({ err: error }, 'ledger script stopped; writing the group through a transaction');
       return null;
