@@ -34,18 +34,21 @@ export function toBool(value: unknown): boolean {
  * driver's cost is per value it hands over (rows × columns), which dominates large reads such as
  * exports, and arrays are the cheapest JSON for the database to build and for JSON.parse to read.
  * Integers come back as JSON numbers, exact below 2^53 (9 million USD in nano-USD per value).
+ * `select` is the query's SQL, with `?` placeholders for `bindings`, selecting those columns by name.
  */
 export async function selectValuesAsJson(
   db: Db,
   columns: readonly string[],
-  query: Knex.QueryBuilder,
+  select: string,
+  bindings: readonly (string | number)[],
 ): Promise<unknown[][]> {
-  const placeholders = columns.map(() => '??').join(', ');
-  const sql = isPostgres(db)
-    ? `SELECT COALESCE(json_agg(json_build_array(${placeholders})), '[]'::json) AS page FROM (?) AS page_rows`
-    : `SELECT json_group_array(json_array(${placeholders})) AS page FROM (?) AS page_rows`;
-  const result: unknown = await db.raw(sql, [...columns, query]);
-  const row = (isPostgres(db) ? (result as { rows: { page: unknown }[] }).rows : (result as { page: unknown }[]))[0];
+  const postgres = isPostgres(db);
+  const list = columns.join(', ');
+  const sql = postgres
+    ? `SELECT COALESCE(json_agg(json_build_array(${list})), '[]'::json) AS page FROM (${select}) AS page_rows`
+    : `SELECT json_group_array(json_array(${list})) AS page FROM (${select}) AS page_rows`;
+  const result: unknown = await db.raw(sql, bindings);
+  const row = (postgres ? (result as { rows: { page: unknown }[] }).rows : (result as { page: unknown }[]))[0];
   return (typeof row?.page === 'string' ? JSON.parse(row.page) : (row?.page ?? [])) as unknown[][];
 }
 
