@@ -94,18 +94,12 @@ export async function* readLedgerValues(
   pageSize = 250,
 ): AsyncGenerator<LedgerValues[]> {
   // Written out rather than built by the query builder: the same SQL runs once per page.
-  const byUser = filter.userId === undefined ? '' : ' AND user_id = ?';
+  const [byUser, userBindings] = filter.userId === undefined ? ['', []] : [' AND user_id = ?', [filter.userId]];
   const pageSql =
     `SELECT ${EXPORT_READ_COLUMNS.join(', ')} FROM usage_events ` +
     `WHERE client_org_id = ? AND (usage_day, id) > (?, ?) AND usage_day <= ?${byUser} ORDER BY usage_day, id LIMIT ?`;
   const readPage = async (clientOrgId: string, after: [string, number]) => {
-    const bindings = [
-      clientOrgId,
-      ...after,
-      filter.to,
-      ...(filter.userId === undefined ? [] : [filter.userId]),
-      pageSize,
-    ];
+    const bindings = [clientOrgId, ...after, filter.to, ...userBindings, pageSize];
     // Aggregated into one JSON value, whose order is not guaranteed: sorted again (already in order).
     return (await selectValuesAsJson(db, EXPORT_READ_COLUMNS, pageSql, bindings)).sort(byDayThenId);
   };
