@@ -12,7 +12,7 @@ import { createFakeNbp, type FakeNbp } from '../fakes/nbp/fake-nbp.js';
 /**
  * Many tenants, one PostgreSQL (DESIGN §7, issue 6): three sidecar processes — the built
  * dist/sidecar/src/main.js, one per Open WebUI instance — start at once against one fresh
- * database and race for its migrations. One migrates; the others wait on the lock or run
+ * database and take turns at its migrations. One migrates; the others wait for it or run
  * degraded and catch up; all end ready. Each ingests usage for its own users; each instance's
  * admin sees only its orgs; the operator sees every org, and the cross-tenant billing statement
  * adds up to the three ledgers exactly.

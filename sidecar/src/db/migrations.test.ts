@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { createDb } from './knex.js';
+import { migrateLatest } from './migrator.js';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../test-support/databases.js';
 
 const tables = [
@@ -86,5 +87,44 @@ describe.each(databaseKinds)('migrations on %s', (kind) => {
   it('serves the ops views named like the old tables from the rollup', async () => {
     const rows = await db('client_daily_usage').select();
     expect(rows.length).toBeGreaterThan(0);
+  });
+});
+
+describe('migrations on a shared PostgreSQL', () => {
+  let database: TestDatabase;
+  const sidecars: Knex[] = [];
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    // One Knex each, as separate sidecar processes would have: their own connections.
+    for (let i = 0; i < 4; i += 1) sidecars.push(createDb(database.database));
+  });
+  afterAll(async () => {
+    await Promise.all(sidecars.map((db) => db.destroy()));
+    await database?.drop();
+  });
+
+  it('sidecars starting together on a fresh database take turns: each migration runs once, none fails', async () => {
+    const applied = await Promise.all(sidecars.map((db) => migrateLatest(db)));
+    const db = sidecars[0]!;
+    const names = (await db('knex_migrations').pluck('name')) as string[];
+    expect(applied.flat().sort()).toEqual([...names].sort());
+    expect(new Set(names).size).toBe(names.length);
+    expect(await db('knex_migrations_lock').select('is_locked')).toEqual([{ is_locked: 0 }]);
+  });
+
+  // Either state makes plain Knex refuse to migrate until someone repairs it by hand.
+  it.each([
+    ['left locked by a migrator that died', [{ is_locked: 1 }]],
+    ['doubled by two migrators starting together', [{ is_locked: 0 }, { is_locked: 0 }]],
+  ])('repairs a Knex lock %s, then migrates', async (_state, rows) => {
+    const db = sidecars[0]!;
+    await db.migrate.down();
+    await db('knex_migrations_lock').delete();
+    await db('knex_migrations_lock').insert(rows);
+    await expect(db.migrate.latest()).rejects.toThrow(/already locked/);
+
+    expect(await migrateLatest(sidecars[1]!)).toHaveLength(1);
+    expect(await db('knex_migrations_lock').select('is_locked')).toEqual([{ is_locked: 0 }]);
+    expect((await db.migrate.list())[1]).toEqual([]);
   });
 });

@@ -2,11 +2,13 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Health } from '../features/health/health.service.js';
 import type { Ledger } from '../features/ledger/ledger.service.js';
+import { isPostgres } from './dialect.js';
 
 /**
  * Migrations that may not run right away (DESIGN §2). Another sidecar on the same PostgreSQL
- * may hold Knex's migration lock, or a step may fail; the sidecar then starts anyway, the ledger
- * stores usage in its backlog, /readyz says degraded, and migrating is retried with backoff.
+ * may be migrating, another process may hold Knex's migration lock, or a step may fail; the
+ * sidecar then starts anyway, the ledger stores usage in its backlog, /readyz says degraded, and
+ * migrating is retried with backoff.
  * Once it succeeds the backlog is rolled up, and only then is the sidecar ready.
  */
 export type Migrator = {
@@ -39,6 +41,39 @@ export type MigratorOptions = {
 };
 
 const LOCKED = /already locked/i;
+
+/** Any fixed 64-bit number, the same in every sidecar: the advisory lock migrations take turns on. */
+const MIGRATION_LOCK_KEY = 7_261_304_915_042n;
+
+/** Waits for, then holds until `turn` ends, the PostgreSQL advisory lock that migrators take turns on. */
+export async function takeMigrationTurn(turn: Knex.Transaction): Promise<void> {
+  await turn.raw('SELECT pg_advisory_xact_lock(?::bigint)', [MIGRATION_LOCK_KEY.toString()]);
+}
+
+/**
+ * Knex's `migrate.latest`, taking turns with every other sidecar or CLI on the same PostgreSQL.
+ * Knex's own lock row is not enough there:
+ * - processes starting together on a fresh database can each find the lock table empty and
+ *   insert a row, and with two rows Knex says "Migration table is already locked" forever;
+ * - a process that dies while migrating leaves the row locked, for everyone, until someone
+ *   unlocks it by hand.
+ * So the migration runs holding a PostgreSQL advisory lock (a transaction's, released if the
+ * process dies): the others wait their turn. Holding it, nobody else is migrating, so Knex's lock
+ * is first put back to one unlocked row. SQLite needs none of this: one sidecar owns its file.
+ */
+export async function migrateLatest(db: Knex, config?: Knex.MigratorConfig): Promise<string[]> {
+  const latest = async () => ((await db.migrate.latest(config)) as [number, string[]])[1];
+  if (!isPostgres(db)) return latest();
+  return db.transaction(async (turn) => {
+    await takeMigrationTurn(turn);
+    const lockTable = `${config?.tableName ?? 'knex_migrations'}_lock`;
+    if (await db.schema.hasTable(lockTable)) {
+      await db(lockTable).whereNot('index', db(lockTable).min('index')).delete();
+      await db(lockTable).update({ is_locked: 0 });
+    }
+    return latest();
+  });
+}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -77,7 +112,7 @@ export function createMigrator(options: MigratorOptions): Migrator {
 
   async function run(): Promise<boolean> {
     try {
-      const [, done] = (await options.db.migrate.latest(options.migrationConfig)) as [number, string[]];
+      const done = await migrateLatest(options.db, options.migrationConfig);
       if (done.length > 0) options.logger.info({ migrations: done }, 'database migrated');
       // New usage takes the normal path from here; what waited in the backlog follows it.
       const rolledUp = await options.ledger.rollUpBacklog();

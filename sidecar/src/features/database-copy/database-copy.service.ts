@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isPostgres } from '../../db/dialect.js';
+import { migrateLatest } from '../../db/migrator.js';
 import { RefusedError } from '../maintenance/maintenance.service.js';
 
 /**
@@ -55,7 +56,7 @@ export async function copySqliteToPostgres(source: Knex, target: Knex): Promise<
       `the SQLite database has migrations to run first (${pending.length}): run mai-usage migrate`,
     );
   }
-  await target.migrate.latest();
+  await migrateLatest(target);
 
   const orgIds = ((await source('client_organizations').select('id')) as Row[]).map((row) => String(row.id));
   const clashing = orgIds.length === 0 ? [] : await target('client_organizations').whereIn('id', orgIds).pluck('id');

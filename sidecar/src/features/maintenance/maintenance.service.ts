@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isPostgres } from '../../db/dialect.js';
+import { migrateLatest } from '../../db/migrator.js';
 import { decryptSecret, encryptSecret } from '../../lib/crypto.js';
 import { recordAudit } from '../audit/audit.store.js';
 import { countBacklog } from '../ledger/ledger.backlog.js';
@@ -26,7 +27,7 @@ export class RefusedError extends Error {}
 const CLI_ACTOR = 'cli';
 
 export async function migrateDatabase(db: Knex): Promise<{ applied: string[]; version: string }> {
-  const [, applied] = (await db.migrate.latest()) as [number, string[]];
+  const applied = await migrateLatest(db);
   return { applied, version: await db.migrate.currentVersion() };
 }
 
