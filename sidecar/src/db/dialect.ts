@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { prepareSqliteSelect } from './sqlite-connection.js';
 
 /**
  * Everything that differs between SQLite and PostgreSQL lives here. Upserts use
@@ -29,27 +30,39 @@ export function toBool(value: unknown): boolean {
   return value === true || value === 1 || value === '1' || value === 't';
 }
 
+/** A query run page after page, each page's rows as arrays of values (see openValuesReader). */
+export type ValuesReader = {
+  read(bindings: readonly (string | number)[]): Promise<unknown[][]>;
+  /** Must be called when done, also when stopping early. */
+  close(): Promise<void>;
+};
+
 /**
  * A query's rows as arrays of values in `columns` order, fetched as ONE JSON value: the sqlite3
  * driver's cost is per value it hands over (rows × columns), which dominates large reads such as
  * exports, and arrays are the cheapest JSON for the database to build and for JSON.parse to read.
  * Integers come back as JSON numbers, exact below 2^53 (9 million USD in nano-USD per value).
- * `select` is the query's SQL, with `?` placeholders for `bindings`, selecting those columns by name.
+ * `select` is the query's SQL, with `?` placeholders for `bindings`, selecting those columns by
+ * name. On SQLite the statement is prepared once for all the reads (prepareSqliteSelect).
  */
-export async function selectValuesAsJson(
-  db: Db,
-  columns: readonly string[],
-  select: string,
-  bindings: readonly (string | number)[],
-): Promise<unknown[][]> {
-  const postgres = isPostgres(db);
+export function openValuesReader(db: Knex, columns: readonly string[], select: string): ValuesReader {
   const list = columns.join(', ');
-  const sql = postgres
-    ? `SELECT COALESCE(json_agg(json_build_array(${list})), '[]'::json) AS page FROM (${select}) AS page_rows`
-    : `SELECT json_group_array(json_array(${list})) AS page FROM (${select}) AS page_rows`;
-  const result: unknown = await db.raw(sql, bindings);
-  const row = (postgres ? (result as { rows: { page: unknown }[] }).rows : (result as { page: unknown }[]))[0];
-  return (typeof row?.page === 'string' ? JSON.parse(row.page) : (row?.page ?? [])) as unknown[][];
+  const parse = (page: unknown) => (typeof page === 'string' ? JSON.parse(page) : (page ?? [])) as unknown[][];
+  if (isPostgres(db)) {
+    const sql = `SELECT COALESCE(json_agg(json_build_array(${list})), '[]'::json) AS page FROM (${select}) AS page_rows`;
+    return {
+      read: async (bindings) => parse(((await db.raw(sql, bindings)) as { rows: { page: unknown }[] }).rows[0]?.page),
+      close: async () => undefined,
+    };
+  }
+  const statement = prepareSqliteSelect(
+    db,
+    `SELECT json_group_array(json_array(${list})) AS page FROM (${select}) AS page_rows`,
+  );
+  return {
+    read: async (bindings) => parse((await statement.all(bindings))[0]?.page),
+    close: () => statement.finalize(),
+  };
 }
 
 /**

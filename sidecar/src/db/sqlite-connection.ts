@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Database } from 'sqlite3';
+import type { Database, Statement } from 'sqlite3';
 
 /**
  * Direct use of the SQLite connection behind Knex, for the one path where the number of calls
@@ -50,4 +50,53 @@ export function holdSqliteConnection(db: Knex): HeldSqliteConnection {
 /** Runs several statements in one call; stops at the first that fails (a transaction stays open). */
 export function sqliteExec(connection: Database, sql: string): Promise<void> {
   return new Promise((resolve, reject) => connection.exec(sql, (error) => (error ? reject(error) : resolve())));
+}
+
+/** A SELECT prepared once on Knex's SQLite connection, run many times, then finalized. */
+export type PreparedSqliteSelect = {
+  /** The rows for these bindings. The connection is taken from the pool for the run only. */
+  all(bindings: readonly (string | number)[]): Promise<Record<string, unknown>[]>;
+  /** Finalizes the statement (after any run still under way). */
+  finalize(): Promise<void>;
+};
+
+/**
+ * For a query run many times in a row (an export's pages). Through Knex, every run prepares the
+ * statement, runs it and finalizes it: three calls into the driver, and the run starts only
+ * once the event loop has taken the prepare's answer, so a read started ahead waits behind the
+ * caller's own work. Here each run is one call, which SQLite works on while the caller goes on.
+ */
+export function prepareSqliteSelect(db: Knex, sql: string): PreparedSqliteSelect {
+  let prepared: { connection: Database; statement: Statement } | null = null;
+  const finalize = async () => {
+    const statement = prepared?.statement;
+    prepared = null;
+    if (statement) await new Promise<void>((resolve) => statement.finalize(() => resolve()));
+  };
+  return {
+    async all(bindings) {
+      const connection = (await db.client.acquireConnection()) as Database;
+      try {
+        // The pool may have replaced its connection since (after an error): prepare on this one.
+        if (prepared?.connection !== connection) {
+          await finalize();
+          prepared = {
+            connection,
+            statement: await new Promise<Statement>((resolve, reject) => {
+              const statement = connection.prepare(sql, (error) => (error ? reject(error) : resolve(statement)));
+            }),
+          };
+        }
+        const { statement } = prepared;
+        return await new Promise<Record<string, unknown>[]>((resolve, reject) =>
+          statement.all([...bindings], (error: Error | null, rows: Record<string, unknown>[]) =>
+            error ? reject(error) : resolve(rows),
+          ),
+        );
+      } finally {
+        await db.client.releaseConnection(connection);
+      }
+    },
+    finalize,
+  };
 }

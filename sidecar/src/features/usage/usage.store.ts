@@ -1,5 +1,6 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../db/dialect.js';
-import { selectValuesAsJson, sumText } from '../../db/dialect.js';
+import { openValuesReader, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
 import { USAGE_EVENT_COLUMNS, totalsColumns, type DailyTotals } from '../ledger/ledger.store.js';
 
@@ -89,7 +90,7 @@ function byDayThenId(a: readonly unknown[], b: readonly unknown[]): number {
  * export formats thousands of them, and building a UsageEvent of each doubled its cost.
  */
 export async function* readLedgerValues(
-  db: Db,
+  db: Knex,
   filter: UsageFilter & { clientOrgIds: string[] },
   pageSize = 250,
 ): AsyncGenerator<LedgerValues[]> {
@@ -98,24 +99,27 @@ export async function* readLedgerValues(
   const pageSql =
     `SELECT ${EXPORT_READ_COLUMNS.join(', ')} FROM usage_events ` +
     `WHERE client_org_id = ? AND (usage_day, id) > (?, ?) AND usage_day <= ?${byUser} ORDER BY usage_day, id LIMIT ?`;
-  const readPage = async (clientOrgId: string, after: [string, number]) => {
-    const bindings = [clientOrgId, ...after, filter.to, ...userBindings, pageSize];
+  const reader = openValuesReader(db, EXPORT_READ_COLUMNS, pageSql);
+  const readPage = async (clientOrgId: string, after: [string, number]) =>
     // Aggregated into one JSON value, whose order is not guaranteed: sorted again (already in order).
-    return (await selectValuesAsJson(db, EXPORT_READ_COLUMNS, pageSql, bindings)).sort(byDayThenId);
-  };
-  for (const clientOrgId of filter.clientOrgIds) {
-    let next: Promise<unknown[][]> | null = readPage(clientOrgId, [filter.from, 0]);
-    while (next) {
-      const rows: unknown[][] = await next;
-      const last = rows[rows.length - 1];
-      next = rows.length === pageSize && last ? readPage(clientOrgId, [String(last[DAY]), Number(last[ID])]) : null;
-      // A caller that stops early leaves the read ahead unawaited; its failure is not an error then.
-      next?.catch(() => undefined);
-      // Knex hands a query to SQLite over several promise steps, which would otherwise wait
-      // until the caller has formatted this page: one turn of the event loop lets the read ahead
-      // reach the database first, so the two overlap (measured: the month CSV's p50 80 → 50 ms).
-      await new Promise((resolve) => setImmediate(resolve));
-      if (rows.length > 0) yield rows;
+    (await reader.read([clientOrgId, ...after, filter.to, ...userBindings, pageSize])).sort(byDayThenId);
+  try {
+    for (const clientOrgId of filter.clientOrgIds) {
+      let next: Promise<unknown[][]> | null = readPage(clientOrgId, [filter.from, 0]);
+      while (next) {
+        const rows: unknown[][] = await next;
+        const last = rows[rows.length - 1];
+        next = rows.length === pageSize && last ? readPage(clientOrgId, [String(last[DAY]), Number(last[ID])]) : null;
+        // A caller that stops early leaves the read ahead unawaited; its failure is not an error then.
+        next?.catch(() => undefined);
+        // The read ahead reaches the database over a few promise steps, which would otherwise
+        // wait until the caller has formatted this page: one turn of the event loop lets it go
+        // first, so SQLite reads the next page while the caller formats this one.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (rows.length > 0) yield rows;
+      }
     }
+  } finally {
+    await reader.close();
   }
 }
