@@ -50,6 +50,15 @@ describe('prepareSqliteSelect', () => {
     await expect(closeConnection(db)).resolves.toBeUndefined();
   });
 
+  it('a run still waiting for the connection when finalized fails instead of preparing a statement left open', async () => {
+    const select = prepareSqliteSelect(db, 'SELECT n FROM numbers WHERE n = ?');
+    expect(await select.all([1])).toEqual([{ n: 1 }]);
+    const late = select.all([2]);
+    await select.finalize();
+    await expect(late).rejects.toThrow(/finalized/);
+    await expect(closeConnection(db)).resolves.toBeUndefined();
+  });
+
   it('reports a bad statement as an error and leaves the connection usable', async () => {
     const bad = prepareSqliteSelect(db, 'SELECT missing FROM numbers');
     await expect(bad.all([])).rejects.toThrow(/no such column: missing/);

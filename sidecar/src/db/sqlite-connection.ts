@@ -2,11 +2,12 @@ import type { Knex } from 'knex';
 import type { Database, Statement } from 'sqlite3';
 
 /**
- * Direct use of the SQLite connection behind Knex, for the one path where the number of calls
- * into the driver is the cost: the ledger's group commit. The sqlite3 driver runs each call on
- * a thread-pool thread and hands the result back through the event loop, so every statement is
- * a round trip that waits behind the HTTP work queued there. One `exec` runs a whole script
- * (BEGIN … COMMIT) in a single round trip.
+ * Direct use of the SQLite connection behind Knex, for the two paths where the number of calls
+ * into the driver is the cost: the ledger's group commit and the export's pages. The sqlite3
+ * driver runs each call on a thread-pool thread and hands the result back through the event
+ * loop, so every statement is a round trip that waits behind the HTTP work queued there. One
+ * `exec` runs a whole script (BEGIN … COMMIT) in a single round trip; a prepared statement runs
+ * again in one.
  */
 
 export type HeldSqliteConnection = {
@@ -68,7 +69,8 @@ export type PreparedSqliteSelect = {
  */
 export function prepareSqliteSelect(db: Knex, sql: string): PreparedSqliteSelect {
   let prepared: { connection: Database; statement: Statement } | null = null;
-  const finalize = async () => {
+  let finalized = false;
+  const finalizePrepared = async () => {
     const statement = prepared?.statement;
     prepared = null;
     if (statement) await new Promise<void>((resolve) => statement.finalize(() => resolve()));
@@ -77,9 +79,11 @@ export function prepareSqliteSelect(db: Knex, sql: string): PreparedSqliteSelect
     async all(bindings) {
       const connection = (await db.client.acquireConnection()) as Database;
       try {
+        // A run still waiting for the connection when the caller finalized must not prepare anew.
+        if (finalized) throw new Error('the prepared statement was finalized');
         // The pool may have replaced its connection since (after an error): prepare on this one.
         if (prepared?.connection !== connection) {
-          await finalize();
+          await finalizePrepared();
           prepared = {
             connection,
             statement: await new Promise<Statement>((resolve, reject) => {
@@ -97,6 +101,9 @@ export function prepareSqliteSelect(db: Knex, sql: string): PreparedSqliteSelect
         await db.client.releaseConnection(connection);
       }
     },
-    finalize,
+    async finalize() {
+      finalized = true;
+      await finalizePrepared();
+    },
   };
 }
