@@ -5,6 +5,7 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../app.js';
 import { loadConfig } from '../../config.js';
+import { isPostgres } from '../../db/dialect.js';
 import { createDb } from '../../db/knex.js';
 import { migrationSource } from '../../db/migrations/index.js';
 import { takeMigrationTurn } from '../../db/migrator.js';
@@ -128,7 +129,7 @@ const started = {
  * that died holding it would leave it).
  */
 async function holdMigrations(db: Knex): Promise<() => Promise<void>> {
-  if (db.client.config.client !== 'pg') {
+  if (!isPostgres(db)) {
     await db.migrate.list();
     await db('knex_migrations_lock').update({ is_locked: 1 });
     return async () => {
@@ -177,7 +178,7 @@ async function expectCaughtUp(t: Degraded, expectedEvents: number) {
   expect(ready.status, JSON.stringify(ready.body)).toBe(200);
   expect(ready.body).toMatchObject({ status: 'ready', migrations: { state: 'done', error: null } });
   expect(ready.body.ledger).toEqual({ write_path: 'ledger' });
-  expect(await t.db('ledger_backlog').count({ n: '*' })).toEqual([{ n: t.db.client.config.client === 'pg' ? '0' : 0 }]);
+  expect(await t.db('ledger_backlog').count({ n: '*' })).toEqual([{ n: isPostgres(t.db) ? '0' : 0 }]);
   const [count] = await t.db('usage_events').count({ n: '*' });
   expect(Number(count?.n)).toBe(expectedEvents);
   const { fromLedger, stored } = await rollupAndLedger(t.db);
