@@ -55,7 +55,7 @@ const nullableParam = (value: bigint | null) => (value === null ? null : intPara
 
 /**
  * A ledger row given as its values in USAGE_EVENT_COLUMNS order (how large reads fetch them, see
- * selectValuesAsJson); USAGE_EVENT_COLUMN_INDEX names each position.
+ * openValuesReader); USAGE_EVENT_COLUMN_INDEX names each position.
  */
 export function usageEventOfValues(values: readonly unknown[]): UsageEvent {
   const value = (column: UsageEventColumn) => values[USAGE_EVENT_COLUMN_INDEX[column]];
