@@ -54,4 +54,21 @@ describe('ledger on SQLite', () => {
     const [daily] = await t.db('usage_daily').where({ user_id: 'steady-user' }).sum({ requests: 'requests' });
     expect(Number(daily?.requests)).toBe(Number(ledger?.n));
   });
+
+  it('writes a group that meets an id already recorded through a transaction, nothing twice', async () => {
+    await t.deps.ledger.record(inputs(['gen-again-old']));
+    const [before] = await t.db('usage_daily').where({ user_id: 'steady-user' }).sum({ requests: 'requests' });
+
+    // The user is known, so the one-script path is tried first; its INSERT meets the old id
+    // after two new rows and the whole transaction is rolled back before the fallback runs.
+    const statuses = await t.deps.ledger.record(inputs(['gen-again-new-1', 'gen-again-new-2', 'gen-again-old']));
+    expect(statuses).toEqual(['recorded', 'recorded', 'duplicate']);
+    // The connection is not left inside a transaction: the next group commits.
+    expect(await t.deps.ledger.record(inputs(['gen-again-after']))).toEqual(['recorded']);
+
+    const rows = await t.db('usage_events').where('event_id', 'like', 'gen-again-%').count({ n: '*' });
+    expect(Number(rows[0]?.n)).toBe(4);
+    const [after] = await t.db('usage_daily').where({ user_id: 'steady-user' }).sum({ requests: 'requests' });
+    expect(Number(after?.requests) - Number(before?.requests)).toBe(3);
+  });
 });
