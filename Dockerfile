@@ -41,5 +41,6 @@ VOLUME /data
 EXPOSE 3100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3100)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# The heap sizing of `npm start` (peak RSS under 150 MB at a million events, see bench/README.md).
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "dist/sidecar/src/main.js"]
+# The node flags of `npm start`: heap sizing (peak RSS under 150 MB at a million events) and one
+# V8 helper thread (more only compete with the request thread on two cores), see bench/README.md.
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "--v8-pool-size=1", "dist/sidecar/src/main.js"]

@@ -15,7 +15,7 @@
  * Knobs (environment): BENCH_EVENTS (1000000), BENCH_SECONDS (20 per load test),
  * BENCH_QUERY_REQUESTS (200 per report), BENCH_BATCH_CONNECTIONS (8); BENCH_KEEP=1 keeps the temp
  * directory (database included); BENCH_PROFILE=<dir> writes a CPU profile of the sidecar there;
- * The sidecar runs with the node flags of `npm start` (heap sizing); BENCH_SIDECAR_NODE_ARGS replaces them.
+ * The sidecar runs with the node flags of `npm start` (heap sizing, one V8 helper thread); BENCH_SIDECAR_NODE_ARGS replaces them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     // --- the real sidecar ---------------------------------------------------------------------
-    // The node flags `npm start` runs the sidecar with (heap sizing), unless overridden.
+    // The node flags `npm start` runs the sidecar with, unless overridden.
     const startScript = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } })
       .scripts.start;
     const startFlags = /\bnode((?:\s+--\S+)*)\s+dist\//.exec(startScript)?.[1] ?? '';
