@@ -14,8 +14,9 @@
  * It is a measurement: it exits 0 whether targets pass or not (non-zero only if it cannot run).
  * Knobs (environment): BENCH_EVENTS (1000000), BENCH_SECONDS (20 per load test),
  * BENCH_QUERY_REQUESTS (200 per report), BENCH_BATCH_CONNECTIONS (8); BENCH_KEEP=1 keeps the temp
- * directory (database included); BENCH_PROFILE=<dir> writes a CPU profile of the sidecar there;
- * The sidecar runs with the node flags of `npm start` (heap sizing, one V8 helper thread); BENCH_SIDECAR_NODE_ARGS replaces them.
+ * directory (database included); BENCH_PROFILE=<dir> writes a CPU profile of the sidecar there.
+ * The sidecar runs with the node flags of `npm start` (heap sizing, one V8 helper thread);
+ * BENCH_SIDECAR_NODE_ARGS replaces them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
