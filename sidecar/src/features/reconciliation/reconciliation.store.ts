@@ -65,6 +65,10 @@ export async function listReconciliations(
   return (await query).map(rowToReconciliation);
 }
 
+/** The UTC date a day before or after an instant's: a local day never lies further from it. */
+const utcDateAround = (instant: string, days: number) =>
+  new Date(Date.parse(instant) + days * 86_400_000).toISOString().slice(0, 10);
+
 /** Ledger raw cost and requests of an org between two UTC instants, optionally per model. */
 export async function ledgerSpendByUtc(
   db: Db,
@@ -76,6 +80,10 @@ export async function ledgerSpendByUtc(
     .select('model', sumText(db, 'raw_cost_nano_usd', 'raw'))
     .count({ requests: '*' })
     .where('client_org_id', clientOrgId)
+    // The (client_org_id, usage_day) index narrows the read: an event's local day is within a day
+    // of its UTC date in any time zone. occurred_at then draws the exact UTC bounds.
+    .where('usage_day', '>=', utcDateAround(fromUtc, -1))
+    .where('usage_day', '<=', utcDateAround(toUtcExclusive, 1))
     .where('occurred_at', '>=', fromUtc)
     .where('occurred_at', '<', toUtcExclusive)
     .groupBy('model');
@@ -142,13 +150,18 @@ export async function unresolvedStarts(db: Db, startedBefore: string, limit: num
   }));
 }
 
-/** Whether the ledger already holds a completion for this generation. */
+/**
+ * Whether the ledger already holds a completion for this generation: an event whose id is the
+ * generation id (the usual case), or one that carries it beside an id of its own (the partial
+ * index usage_events_generation_id_apart holds just those).
+ */
 export async function hasCompletionFor(db: Db, generationId: string): Promise<boolean> {
-  const row = await db('usage_events')
+  if ((await db('usage_events').where('event_id', generationId).first('event_id')) !== undefined) return true;
+  const apart = await db('usage_events')
     .where('generation_id', generationId)
-    .orWhere('event_id', generationId)
+    .whereRaw('generation_id <> event_id')
     .first('event_id');
-  return row !== undefined;
+  return apart !== undefined;
 }
 
 export async function resolveStart(db: Db, generationId: string, resolution: string, at: string): Promise<void> {
