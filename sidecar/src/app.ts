@@ -1,39 +1,57 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
 import cors from 'cors';
-import express, { Router, type Express } from 'express';
+import express, { Router } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { AppDeps } from './deps.js';
 import { createAlertsRouter } from './features/alerts/alerts.router.js';
 import { createHealthRouter } from './features/health/health.router.js';
-import { INGEST_PATH, createIngestHandler } from './features/ingest/ingest.router.js';
+import { INGEST_PATH, createIngestListener, type IngestListener } from './features/ingest/ingest.router.js';
 import { createLimitsRouter, invalidateLimitsOnWrite } from './features/limits/limits.router.js';
 import { createReconciliationRouter } from './features/reconciliation/reconciliation.router.js';
-import { createMetricsRouter, timeIngest } from './features/metrics/metrics.router.js';
+import { createMetricsRouter } from './features/metrics/metrics.router.js';
 import { createPanelRouter } from './features/panel/panel.router.js';
 import { createOrganizationsRouter } from './features/organizations/organizations.router.js';
 import { createSettingsRouter } from './features/settings/settings.router.js';
 import { createUsageRouter } from './features/usage/usage.router.js';
 import { createUsageTrackingRouter, createWebhookRouter } from './features/usage-tracking/usage-tracking.router.js';
 import { createUserMappingsRouter } from './features/user-mappings/user-mappings.router.js';
-import { allow, bearerToken, createAuthenticator } from './http/auth.js';
+import { bearerToken, createAuthenticator, type Authenticator } from './http/auth.js';
 import { createErrorHandler, routeNotFound } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { sha256Hex } from './lib/crypto.js';
 
-/** Builds the Express app without listening; main.ts listens, tests call it through supertest. */
-export function createApp(deps: AppDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
-
-  const logRequests = requestLog(deps.logger);
-
-  const { authenticate } = createAuthenticator({
+/**
+ * The sidecar's HTTP handler, built without listening: main.ts serves it (`listen`), tests call
+ * it through supertest. The filter's writes go straight to the ingest listener, the hot path;
+ * every other request to the Express app.
+ */
+export function createApp(deps: AppDeps): RequestListener {
+  const authenticator = createAuthenticator({
     adminToken: deps.config.adminToken,
     ingestToken: deps.config.ingestToken,
     openWebUiUrl: deps.config.openWebUiUrl,
     logger: deps.logger,
     now: () => deps.now().getTime(),
   });
+  const ingest = createIngestListener(deps, authenticator.identify);
+  const api = createApi(deps, authenticator, ingest);
+  return (req, res) => (req.method === 'POST' && req.url === INGEST_PATH ? ingest(req, res) : api(req, res));
+}
+
+/** Serves an app on a port; resolves once it listens. */
+export function listen(app: RequestListener, port: number, host: string): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = createServer(app).listen(port, host, () => resolve(server));
+  });
+}
+
+function createApi(deps: AppDeps, { authenticate }: Authenticator, ingest: IngestListener): RequestListener {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  const logRequests = requestLog(deps.logger);
+
   // Guessing tokens is throttled per address; only rejected tokens (401) count, so people behind
   // one address are not slowed by each other's use. Not on ingest: usage is never refused.
   const limitFailedAuth = rateLimit({
@@ -65,17 +83,8 @@ export function createApp(deps: AppDeps): Express {
 
   const json = express.json({ limit: '5mb' });
 
-  // The filter's writes first, the hot path: one route with its whole chain, so a request passes
-  // no routers on its way; server to server, so no CORS; never throttled.
-  app.post(
-    INGEST_PATH,
-    logRequests,
-    timeIngest(deps.metrics),
-    json,
-    authenticate,
-    allow('ingest'),
-    createIngestHandler(deps),
-  );
+  // The ingest path as Express spells it too (a trailing slash, another case, a query string).
+  app.post(INGEST_PATH, (req, res) => ingest(req, res));
   app.use(logRequests);
 
   // GET /metrics (its own auth: METRICS_TOKEN or ADMIN_TOKEN).

@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import { createApp } from './app.js';
+import { createApp, listen } from './app.js';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { assembleDeps } from './deps.js';
@@ -40,10 +39,7 @@ async function main(): Promise<void> {
       ? startCheckpointer({ path: database.path, logger })
       : null;
 
-  const app = createApp(deps);
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(config.port, config.host, () => resolve(listening));
-  });
+  const server = await listen(createApp(deps), config.port, config.host);
   logger.info(
     {
       port: config.port,

@@ -1,4 +1,5 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -38,12 +39,14 @@ export type AuthOptions = {
 
 export type Authenticator = {
   authenticate: RequestHandler;
+  /** Who a request's Bearer token belongs to; AppError 401 if nobody. */
+  identify(req: IncomingMessage): Promise<Principal>;
   /** Drops cached Open WebUI identities (tests, key rotation). */
   clearCache(): void;
 };
 
-export function bearerToken(req: Request): string | undefined {
-  const header = req.get('authorization');
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
   const match = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
   return match?.[1]?.trim() || undefined;
 }
@@ -87,20 +90,23 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   const adminDigest = sha256(options.adminToken);
   const ingestDigest = sha256(options.ingestToken);
 
-  const authenticate: RequestHandler = async (req, res, next) => {
+  async function identify(req: IncomingMessage): Promise<Principal> {
     const token = bearerToken(req);
     if (!token) throw new AppError(401, 'unauthorized', 'missing Authorization: Bearer token');
     const digest = sha256(token);
-    let principal: Principal | null;
-    if (timingSafeEqual(digest, ingestDigest)) principal = { kind: 'ingest' };
-    else if (timingSafeEqual(digest, adminDigest)) principal = { kind: 'operator' };
-    else principal = await lookUpOpenWebUi(token);
+    if (timingSafeEqual(digest, ingestDigest)) return { kind: 'ingest' };
+    if (timingSafeEqual(digest, adminDigest)) return { kind: 'operator' };
+    const principal = await lookUpOpenWebUi(token);
     if (!principal) throw new AppError(401, 'unauthorized', 'invalid or expired token');
-    res.locals.principal = principal;
+    return principal;
+  }
+
+  const authenticate: RequestHandler = async (req, res, next) => {
+    res.locals.principal = await identify(req);
     next();
   };
 
-  return { authenticate, clearCache: () => cache.clear() };
+  return { authenticate, identify, clearCache: () => cache.clear() };
 }
 
 /** Both sides are hashed, so comparing them in constant time does not leak the length either. */
@@ -117,10 +123,14 @@ export function principalOf(res: Response): Principal {
 /** Deny by default: a route lists the kinds of caller it serves. */
 export function allow(...kinds: PrincipalKind[]): RequestHandler {
   return (_req, res, next) => {
-    const principal = principalOf(res);
-    if (!kinds.includes(principal.kind)) {
-      throw new AppError(403, 'forbidden', `this endpoint is not available to the ${principal.kind} role`);
-    }
+    requireKind(principalOf(res), kinds);
     next();
   };
+}
+
+/** Throws 403 unless the caller is one of these kinds. */
+export function requireKind(principal: Principal, kinds: readonly PrincipalKind[]): void {
+  if (!kinds.includes(principal.kind)) {
+    throw new AppError(403, 'forbidden', `this endpoint is not available to the ${principal.kind} role`);
+  }
 }

@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -22,7 +22,7 @@ export const openWebUiUsers: Record<string, StandInUser> = {
 };
 
 export type TestApp = {
-  app: Express;
+  app: RequestListener;
   deps: AppDeps;
   db: Knex;
   config: Config;

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { createApp } from '../../app.js';
+import { createApp, listen } from '../../app.js';
 import type { AppDeps } from '../../deps.js';
 
 /**
@@ -37,10 +37,7 @@ export function exportPath(request: UsageExportRequest): string {
 
 /** Streams the operator's view of `request` into `sink`. */
 export async function writeUsageExport(deps: AppDeps, request: UsageExportRequest, sink: Writable): Promise<void> {
-  const app = createApp(deps);
-  const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
+  const server = await listen(createApp(deps), 0, '127.0.0.1');
   try {
     const { port } = server.address() as AddressInfo;
     const response = await fetch(`http://127.0.0.1:${port}${exportPath(request)}`, {

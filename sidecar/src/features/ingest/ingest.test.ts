@@ -236,6 +236,66 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
       .expect(401);
   });
 
+  it('refuses what is not a JSON body it can read, naming why, and stores nothing', async () => {
+    const before = await ledgerCount(t);
+    const body = JSON.stringify({ events: [completionEvent()] });
+    const post = () => t.as(INGEST_TOKEN).post('/api/v1/ingest/events');
+    const refusals: [Awaited<ReturnType<typeof post>>, number, string][] = [
+      [await post().set('content-type', 'text/plain').send(body), 415, 'unsupported_media_type'],
+      [await post().set('content-type', 'application/json; charset=latin1').send(body), 415, 'unsupported_charset'],
+      [
+        await post().set('content-type', 'application/json').set('content-encoding', 'gzip').send(body),
+        415,
+        'unsupported_encoding',
+      ],
+      [
+        await post()
+          .set('content-type', 'application/json')
+          .send(`{"events":[],"pad":"${'x'.repeat(5 * 1024 * 1024)}"}`),
+        413,
+        'payload_too_large',
+      ],
+    ];
+    for (const [res, status, code] of refusals) {
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ error: { code, message: expect.any(String) } });
+    }
+    expect(await ledgerCount(t)).toBe(before);
+  });
+
+  it('checks the token before it reads the body', async () => {
+    const res = await t
+      .as('wrong-token')
+      .post('/api/v1/ingest/events')
+      .set('content-type', 'application/json')
+      .send('{"events": [')
+      .expect(401);
+    expect(res.body.error.code).toBe('unauthorized');
+  });
+
+  it('answers with the request id, and serves the path as Express spells it too', async () => {
+    const given = await t
+      .as(INGEST_TOKEN)
+      .post('/api/v1/ingest/events')
+      .set('x-request-id', 'filter-req-1')
+      .send({ events: [completionEvent({ event_id: 'gen-with-request-id' })] })
+      .expect(200);
+    expect(given.headers['x-request-id']).toBe('filter-req-1');
+    for (const [path, id] of [
+      ['/api/v1/ingest/events/', 'gen-trailing-slash'],
+      ['/api/v1/ingest/events?source=spool', 'gen-query-string'],
+    ]) {
+      const res = await t
+        .as(INGEST_TOKEN)
+        .post(path!)
+        .send({ events: [completionEvent({ event_id: id })] })
+        .expect(200);
+      expect(res.body.results).toEqual([{ event_id: id, status: 'recorded' }]);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    await t.as(INGEST_TOKEN).get('/api/v1/ingest/events').expect(404);
+  });
+
   it('prices with the mapping as stored when written, also after it changed behind the ledger', async () => {
     // On SQLite the ledger writes a known user's usage in one script, with the mapping it
     // remembers; changes made directly in the database (another process) must still be honoured.

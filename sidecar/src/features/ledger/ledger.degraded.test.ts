@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -19,7 +19,7 @@ import { ADMIN_TOKEN, ENCRYPTION_KEY, INGEST_TOKEN, completionEvent } from '../.
  * retries, and once migrated rolls the backlog up: no event lost, none doubled.
  */
 
-type Degraded = { app: Express; deps: AppDeps; db: Knex; database: TestDatabase; close(): Promise<void> };
+type Degraded = { app: RequestListener; deps: AppDeps; db: Knex; database: TestDatabase; close(): Promise<void> };
 
 async function buildApp(
   kind: 'sqlite' | 'postgres',
@@ -55,12 +55,12 @@ async function buildApp(
   };
 }
 
-const ingest = (app: Express, events: unknown[]) =>
+const ingest = (app: RequestListener, events: unknown[]) =>
   request(app).post('/api/v1/ingest/events').set('authorization', `Bearer ${INGEST_TOKEN}`).send({ events });
 
 const statusesOf = (res: request.Response) => res.body.results.map((r: { status: string }) => r.status);
 
-async function waitForReady(app: Express, timeoutMs = 15_000): Promise<request.Response> {
+async function waitForReady(app: RequestListener, timeoutMs = 15_000): Promise<request.Response> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await request(app).get('/readyz');

@@ -1,29 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request } from 'express';
 import type { AppDeps } from '../../deps.js';
 import { bearerToken } from '../../http/auth.js';
 import { AppError } from '../../http/errors.js';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
-
-/**
- * Timing of the filter's writes, first in the ingest route's chain: counters and one histogram
- * only, no per-request labels.
- */
-export function timeIngest(metrics: AppDeps['metrics']): RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const events = (req.body as { events?: unknown } | undefined)?.events;
-      let replayed = 0;
-      if (res.statusCode < 300 && Array.isArray(events)) {
-        for (const event of events) if ((event as { replayed?: unknown } | null)?.replayed === true) replayed += 1;
-      }
-      metrics.observeIngestRequest(Number(process.hrtime.bigint() - started) / 1e9, replayed);
-    });
-    next();
-  };
-}
 
 /**
  * GET /metrics (Prometheus text format).
