@@ -31,11 +31,15 @@ export function createIngestListener(
     requireKind(await identify(req), ['ingest']);
     const body = await readJsonBody(req, BODY_LIMIT_BYTES);
     const { events } = ingestBody.parse(body);
-    const statuses = await deps.ledger.record(events.map(ledgerInputOf));
-    const results = events.map((event, index) => ({ event_id: event.event_id, status: statuses[index] }));
+    // Only the ids and a count outlive the commit: what the request parsed is garbage before
+    // the wait, so the collector need not carry a batch's objects through it.
+    const replayed = replayedIn(body);
+    const inputs = events.map(ledgerInputOf);
+    const ids = events.map((event) => event.event_id);
+    const statuses = await deps.ledger.record(inputs);
+    const results = ids.map((id, index) => ({ event_id: id, status: statuses[index] }));
     const recorded = statuses.filter((status) => status === 'recorded').length;
-    const answer = JSON.stringify({ results, recorded, duplicates: statuses.length - recorded });
-    return { answer, replayed: replayedIn(body) };
+    return { answer: JSON.stringify({ results, recorded, duplicates: statuses.length - recorded }), replayed };
   }
 
   return (req, res) => {
@@ -47,19 +51,22 @@ export function createIngestListener(
       res.end(json);
       log.answered();
     };
-    record(req).then(
-      ({ answer, replayed }) => {
-        send(200, answer);
-        deps.metrics.observeIngestRequest((performance.now() - started) / 1000, replayed);
-      },
-      (error: unknown) => {
-        const { status, code, message } =
-          clientErrorReply(error) ??
-          internalErrorReply(deps.logger, error, { id: log.id, method: req.method, url: req.url });
-        send(status, JSON.stringify({ error: { code, message } }));
-        deps.metrics.observeIngestRequest((performance.now() - started) / 1000, 0);
-      },
-    );
+    record(req)
+      .then(
+        ({ answer, replayed }) => {
+          send(200, answer);
+          deps.metrics.observeIngestRequest((performance.now() - started) / 1000, replayed);
+        },
+        (error: unknown) => {
+          const { status, code, message } =
+            clientErrorReply(error) ??
+            internalErrorReply(deps.logger, error, { id: log.id, method: req.method, url: req.url });
+          send(status, JSON.stringify({ error: { code, message } }));
+          deps.metrics.observeIngestRequest((performance.now() - started) / 1000, 0);
+        },
+      )
+      // Answering itself failed (the socket is gone): nothing left to tell the caller.
+      .catch((error: unknown) => deps.logger.warn({ err: error, reqId: log.id }, 'could not answer an ingest request'));
   };
 }
 
