@@ -55,16 +55,17 @@ export function createIngestListener(
       .then(
         ({ answer, replayed }) => {
           send(200, answer);
-          deps.metrics.observeIngestRequest((performance.now() - started) / 1000, replayed);
+          return replayed;
         },
         (error: unknown) => {
           const { status, code, message } =
             clientErrorReply(error) ??
             internalErrorReply(deps.logger, error, { id: log.id, method: req.method, url: req.url });
           send(status, JSON.stringify({ error: { code, message } }));
-          deps.metrics.observeIngestRequest((performance.now() - started) / 1000, 0);
+          return 0;
         },
       )
+      .then((replayed) => deps.metrics.observeIngestRequest((performance.now() - started) / 1000, replayed))
       // Answering itself failed (the socket is gone): nothing left to tell the caller.
       .catch((error: unknown) => deps.logger.warn({ err: error, reqId: log.id }, 'could not answer an ingest request'));
   };
