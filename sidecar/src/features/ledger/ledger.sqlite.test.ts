@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionEvent, createTestApp, type TestApp } from '../../test-support/harness.js';
 import { ingestBody } from '../ingest/ingest.schema.js';
 import { ledgerInputOf } from '../ingest/ingest.service.js';
+import { holdSqliteConnection, sqliteExec } from '../../db/sqlite-connection.js';
+import { dailyDeltaOf, findUserOrgs, rowToUsageEvent, sqliteLedgerScript } from './ledger.store.js';
 
 /**
  * On SQLite the ledger keeps Knex's only connection from one group commit to the next, so that a
@@ -53,6 +55,45 @@ describe('ledger on SQLite', () => {
     const [ledger] = await t.db('usage_events').where({ user_id: 'steady-user' }).count({ n: '*' });
     const [daily] = await t.db('usage_daily').where({ user_id: 'steady-user' }).sum({ requests: 'requests' });
     expect(Number(daily?.requests)).toBe(Number(ledger?.n));
+  });
+
+  it('writes a group as one script that SQLite runs as written, quotes and all', async () => {
+    await t.deps.ledger.record(inputs(['gen-script-template']));
+    const template = rowToUsageEvent(await t.db('usage_events').where({ event_id: 'gen-script-template' }).first());
+    const model = "vendor/o'model";
+    const events = ['gen-script-1', "gen-script-o'2"].map((eventId) => ({
+      ...template,
+      eventId,
+      generationId: eventId,
+      model,
+    }));
+    const users = await findUserOrgs(t.db, t.config.instanceId, ['steady-user']);
+    const script = sqliteLedgerScript(
+      t.config.instanceId,
+      users,
+      events,
+      events.map(dailyDeltaOf),
+      [],
+      template.recordedAt,
+    );
+
+    const connection = holdSqliteConnection(t.db);
+    try {
+      await sqliteExec(await connection.acquire(), script);
+    } finally {
+      await connection.release();
+    }
+    const stored = await t
+      .db('usage_events')
+      .whereIn(
+        'event_id',
+        events.map((event) => event.eventId),
+      )
+      .orderBy('id');
+    expect(stored.map(rowToUsageEvent)).toEqual(events);
+    const daily = await t.db('usage_daily').where({ user_id: 'steady-user', model }).first();
+    expect(Number(daily.requests)).toBe(2);
+    expect(BigInt(daily.raw_cost_nano_usd)).toBe(template.rawCostNanoUsd * 2n);
   });
 
   it('writes a group that meets an id already recorded through a transaction, nothing twice', async () => {
