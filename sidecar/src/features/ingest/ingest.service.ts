@@ -8,7 +8,7 @@ export function ledgerInputOf(event: IngestEvent): LedgerInput {
     kind: event.kind,
     eventId: event.event_id,
     source: 'filter',
-    occurredAt: event.occurred_at,
+    occurredAt: new Date(event.occurred_at).toISOString(),
     user: { id: event.user.id, email: event.user.email ?? null, name: event.user.name ?? null },
     clientOrgId: null,
     model: event.model,

@@ -188,6 +188,8 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
       // PostgreSQL cannot store NUL in text, and SQLite scripts cannot carry it.
       [{ events: [completionEvent({ model: 'gpt\u0000x' })] }, 'events[0].model: must not contain a NUL character'],
       [{ events: [completionEvent({ user: { id: 'u\u0000' } })] }, 'events[0].user.id'],
+      [{ events: [completionEvent(), completionEvent({ chat_id: 'c\u0000' })] }, 'events[1].chat_id: must not'],
+      [{ events: [completionEvent({ user: { id: 'u', name: 'N\u0000' } })] }, 'events[0].user.name: must not'],
     ];
     for (const [body, field] of cases) {
       const res = await t
