@@ -57,6 +57,25 @@ describe('ledger on SQLite', () => {
     expect(Number(daily?.requests)).toBe(Number(ledger?.n));
   });
 
+  it('writes callers whose users it knows in one script, not through Knex', async () => {
+    await t.deps.ledger.record(inputs(['gen-known-first']));
+    const queries: string[] = [];
+    const listen = (query: { sql: string }) => queries.push(query.sql);
+    t.db.on('query', listen);
+    try {
+      const statuses = await Promise.all([
+        t.deps.ledger.record(inputs(['gen-known-a', 'gen-known-b'])),
+        t.deps.ledger.record(inputs(['gen-known-c'])),
+      ]);
+      expect(statuses).toEqual([['recorded', 'recorded'], ['recorded']]);
+    } finally {
+      t.db.off('query', listen);
+    }
+    expect(queries).toEqual([]);
+    const rows = await t.db('usage_events').where('event_id', 'like', 'gen-known-%').count({ n: '*' });
+    expect(Number(rows[0]?.n)).toBe(4);
+  });
+
   it('writes a group as one script that SQLite runs as written, quotes and all', async () => {
     await t.deps.ledger.record(inputs(['gen-script-template']));
     const template = rowToUsageEvent(await t.db('usage_events').where({ event_id: 'gen-script-template' }).first());
