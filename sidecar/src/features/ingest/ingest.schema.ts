@@ -25,53 +25,46 @@ const instant = z.iso.datetime({
 });
 
 // Unknown fields are stripped (ignored), as the contract promises.
-export const ingestEvent = z
-  .object({
-    event_id: id,
-    kind: z.enum(['completion', 'generation_started']),
-    occurred_at: instant,
-    user: z.object({
-      id,
-      email: text().max(320).nullish(),
-      name: text().max(200).nullish(),
-      role: text().max(50).nullish(),
-    }),
-    model: text().min(1, 'must not be empty').max(256),
-    generation_id: id.nullish(),
-    chat_id: id.nullish(),
-    message_id: id.nullish(),
-    channel: z.enum(['ui', 'api']),
-    usage: z
-      .object({
-        input_tokens: tokens,
-        output_tokens: tokens,
-        cached_tokens: tokens.nullish(),
-        reasoning_tokens: tokens.nullish(),
-        cost_usd: usd.nullish(),
-        is_byok: z.boolean().nullish(),
-        upstream_cost_usd: usd.nullish(),
-      })
-      .optional(),
-  })
-  .superRefine((event, ctx) => {
-    refuseNul(event, ctx);
-    if (event.kind === 'generation_started' && !event.generation_id) {
-      ctx.addIssue({ code: 'custom', path: ['generation_id'], message: 'is required for generation_started' });
-    }
-    if (event.kind === 'completion' && !event.usage) {
-      ctx.addIssue({ code: 'custom', path: ['usage'], message: 'is required for a completion' });
-    }
-  });
+const eventFields = z.object({
+  event_id: id,
+  kind: z.enum(['completion', 'generation_started']),
+  occurred_at: instant,
+  user: z.object({
+    id,
+    email: text().max(320).nullish(),
+    name: text().max(200).nullish(),
+    role: text().max(50).nullish(),
+  }),
+  model: text().min(1, 'must not be empty').max(256),
+  generation_id: id.nullish(),
+  chat_id: id.nullish(),
+  message_id: id.nullish(),
+  channel: z.enum(['ui', 'api']),
+  usage: z
+    .object({
+      input_tokens: tokens,
+      output_tokens: tokens,
+      cached_tokens: tokens.nullish(),
+      reasoning_tokens: tokens.nullish(),
+      cost_usd: usd.nullish(),
+      is_byok: z.boolean().nullish(),
+      upstream_cost_usd: usd.nullish(),
+    })
+    .optional(),
+});
 
-/** The event's text fields, each named by its path. */
-const textFields = (event: {
-  event_id: string;
-  model: string;
-  generation_id?: string | null;
-  chat_id?: string | null;
-  message_id?: string | null;
-  user: { id: string; email?: string | null; name?: string | null; role?: string | null };
-}): [string | null | undefined, string[]][] => [
+export const ingestEvent = eventFields.superRefine((event, ctx) => {
+  refuseNul(event, ctx);
+  if (event.kind === 'generation_started' && !event.generation_id) {
+    ctx.addIssue({ code: 'custom', path: ['generation_id'], message: 'is required for generation_started' });
+  }
+  if (event.kind === 'completion' && !event.usage) {
+    ctx.addIssue({ code: 'custom', path: ['usage'], message: 'is required for a completion' });
+  }
+});
+
+/** The event's text fields, each with its path. */
+const textFields = (event: z.infer<typeof eventFields>): [string | null | undefined, string[]][] => [
   [event.event_id, ['event_id']],
   [event.model, ['model']],
   [event.generation_id, ['generation_id']],
@@ -83,7 +76,7 @@ const textFields = (event: {
   [event.user.role, ['user', 'role']],
 ];
 
-function refuseNul(event: Parameters<typeof textFields>[0], ctx: z.RefinementCtx): void {
+function refuseNul(event: z.infer<typeof eventFields>, ctx: z.RefinementCtx): void {
   for (const [value, path] of textFields(event)) {
     if (value?.includes('\0')) ctx.addIssue({ code: 'custom', path, message: 'must not contain a NUL character' });
   }
