@@ -1,6 +1,7 @@
 import type { Db } from '../../db/dialect.js';
 import { intParam, sumText } from '../../db/dialect.js';
 import { toBigInt } from '../../lib/money.js';
+import { addDays } from '../../lib/time.js';
 import { rowToUsageEvent, type GenerationStart, type UsageEvent } from '../ledger/ledger.store.js';
 
 export type Reconciliation = {
@@ -65,10 +66,6 @@ export async function listReconciliations(
   return (await query).map(rowToReconciliation);
 }
 
-/** The UTC date a day before or after an instant's: a local day never lies further from it. */
-const utcDateAround = (instant: string, days: number) =>
-  new Date(Date.parse(instant) + days * 86_400_000).toISOString().slice(0, 10);
-
 /** Ledger raw cost and requests of an org between two UTC instants, optionally per model. */
 export async function ledgerSpendByUtc(
   db: Db,
@@ -82,8 +79,8 @@ export async function ledgerSpendByUtc(
     .where('client_org_id', clientOrgId)
     // The (client_org_id, usage_day) index narrows the read: an event's local day is within a day
     // of its UTC date in any time zone. occurred_at then draws the exact UTC bounds.
-    .where('usage_day', '>=', utcDateAround(fromUtc, -1))
-    .where('usage_day', '<=', utcDateAround(toUtcExclusive, 1))
+    .where('usage_day', '>=', addDays(fromUtc.slice(0, 10), -1))
+    .where('usage_day', '<=', addDays(toUtcExclusive.slice(0, 10), 1))
     .where('occurred_at', '>=', fromUtc)
     .where('occurred_at', '<', toUtcExclusive)
     .groupBy('model');
