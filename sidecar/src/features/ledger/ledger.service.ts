@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Database } from 'sqlite3';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/dialect.js';
@@ -343,21 +344,22 @@ export function createLedger(deps: {
     return statusesOf(inputs, insertedEvents, await insertGenerationStarts(tx, starts));
   }
 
+  /** A group priced with the mappings the ledger remembers, written as one SQLite script. */
+  type Script = { users: Map<string, UserOrg>; events: UsageEvent[]; starts: GenerationStart[]; sql: string };
+  /** A script the driver has been given; `committed` settles after any rollback. */
+  type Running = { script: Script; committed: Promise<boolean> };
+  /** A group whose script was given to the driver behind the running one. */
+  type Ahead = Running & { group: Pending[] };
+
   /**
    * SQLite's group commit as one call into the driver instead of five or six (each waits a turn of
    * the event loop, behind the HTTP work queued there). The rows are priced with the mappings
    * the ledger remembers from its last transaction for each user, and the script itself checks
-   * them against the database before it writes (sqliteLedgerScript). Returns null, after rolling
-   * back, when the group must take `write` instead: a user not remembered or whose email or name
-   * changed, an org named directly, a mapping changed since, an id already recorded, or any
-   * other failure, which `write` then meets with its own handling. The group's users are
-   * forgotten then, and remembered afresh by `write`.
-   *
-   * The connection stays held after a script that succeeded (flush gives it back when the
-   * queue is empty or another caller waits): the next group's script is then handed to SQLite
-   * at once, before the answers to this group are written, so the writer does not sit idle.
+   * them against the database before it writes (sqliteLedgerScript). Null when the group must
+   * take `write` instead: a user not remembered or whose email or name changed, or an org named
+   * directly.
    */
-  async function writeInOneScript(inputs: LedgerInput[]): Promise<RecordStatus[] | null> {
+  function scriptFor(inputs: LedgerInput[]): Script | null {
     const users = new Map<string, UserOrg>();
     for (const input of inputs) {
       const mapping = input.user && input.clientOrgId === null ? knownUsers.get(input.user.id) : undefined;
@@ -369,7 +371,7 @@ export function createLedger(deps: {
     const at = now().toISOString();
     const { events, starts } = price(inputs, orgOf(users), markupsOf(users.values()), at);
     try {
-      const script = sqliteLedgerScript(
+      const sql = sqliteLedgerScript(
         deps.instanceId,
         [...users.values()],
         events,
@@ -377,16 +379,87 @@ export function createLedger(deps: {
         starts,
         at,
       );
-      const connection = scriptConnection.held() ?? (await scriptConnection.acquire());
-      await sqliteExec(connection, script).catch(async (error: unknown) => {
-        await sqliteExec(connection, 'ROLLBACK').catch(() => undefined);
-        throw error;
-      });
+      return { users, events, starts, sql };
     } catch (error) {
-      for (const user of users.keys()) knownUsers.delete(user);
-      deps.logger.debug({ err: error }, 'ledger script stopped; writing the group through a transaction');
+      deps.logger.debug({ err: error }, 'ledger script not written; writing the group through a transaction');
       return null;
     }
+  }
+
+  /**
+   * Hands a script to the driver on the held connection. True once it committed; false, after
+   * rolling back, when it stopped (a mapping changed since, an id already recorded, any other
+   * failure, which `write` then meets with its own handling); its users are forgotten then, and
+   * remembered afresh by `write`.
+   */
+  function runScript(connection: Database, script: Script): Promise<boolean> {
+    return sqliteExec(connection, script.sql).then(
+      () => true,
+      async (error: unknown) => {
+        await sqliteExec(connection, 'ROLLBACK').catch(() => undefined);
+        for (const user of script.users.keys()) knownUsers.delete(user);
+        deps.logger.debug({ err: error }, 'ledger script stopped; writing the group through a transaction');
+        return false;
+      },
+    );
+  }
+
+  /** The script that runs now, and the next group's, given to the driver behind it. */
+  let running: Running | null = null;
+  let ahead: Ahead | null = null;
+  let aheadPlanned = false;
+
+  /**
+   * While a script runs, the next group's is priced, written and handed to the driver, which
+   * starts it the moment the running one ends; otherwise SQLite would wait for the event loop
+   * to take the answer and for the next script to be written (a quarter of the time under
+   * batched load, bench/README.md). Planned for when the requests that arrived meanwhile have
+   * been read (setImmediate), so that the group holds them all. Not while a Knex query waits for
+   * the connection: flush gives it back between groups then.
+   */
+  function planAhead(): void {
+    if (aheadPlanned || running === null || ahead !== null) return;
+    aheadPlanned = true;
+    setImmediate(() => {
+      aheadPlanned = false;
+      const connection = scriptConnection.held();
+      if (running === null || ahead !== null || connection === null || !schemaCurrent || queue.length === 0) return;
+      if (scriptConnection.othersWaiting()) return;
+      const group = takeGroup();
+      const script = scriptFor(group.flatMap((p) => p.inputs));
+      if (script === null) {
+        queue.unshift(...group);
+        return;
+      }
+      ahead = { group, script, committed: runScript(connection, script) };
+    });
+  }
+
+  /**
+   * Runs a group's script (or takes the one already given to the driver); null: take `write`.
+   * The connection stays held after a script that committed (flush gives it back when the queue
+   * is empty or another caller waits), so the next group's script needs no turn of the pool.
+   */
+  async function writeInOneScript(inputs: LedgerInput[], given: Running | null): Promise<RecordStatus[] | null> {
+    let current = given;
+    if (current === null) {
+      const script = scriptFor(inputs);
+      if (script === null) return null;
+      const connection = scriptConnection.held() ?? (await scriptConnection.acquire());
+      current = { script, committed: runScript(connection, script) };
+    }
+    running = current;
+    planAhead();
+    try {
+      if (!(await current.committed)) return null;
+    } finally {
+      running = null;
+    }
+    if (ahead !== null) {
+      running = ahead;
+      planAhead();
+    }
+    const { events, starts } = current.script;
     deps.onCommitted?.(events);
     return statusesOf(
       inputs,
@@ -395,25 +468,39 @@ export function createLedger(deps: {
     );
   }
 
+  /** Gives the connection back to the pool, once a script given to the driver has settled. */
+  async function releaseConnection(): Promise<void> {
+    if (ahead !== null) await ahead.committed;
+    await scriptConnection.release();
+  }
+
   /** One group, committed: in one script where SQLite allows, else in a Knex transaction. */
-  async function writeGroup(inputs: LedgerInput[]): Promise<RecordStatus[]> {
-    const written = isPostgres(deps.db) ? null : await writeInOneScript(inputs);
+  async function writeGroup(inputs: LedgerInput[], given: Running | null): Promise<RecordStatus[]> {
+    const written = isPostgres(deps.db) ? null : await writeInOneScript(inputs, given);
     if (written) return written;
     // The transaction, and the markup read, need the connection the script path may hold.
-    await scriptConnection.release();
+    await releaseConnection();
     const markup = await deps.defaultMarkupRatePpm();
     return deps.db.transaction((tx) => write(tx, inputs, markup));
   }
 
+  /** The next callers, up to one transaction's worth of events. */
+  function takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    let size = 0;
+    while (queue.length > 0 && (group.length === 0 || size + queue[0]!.inputs.length <= MAX_EVENTS_PER_TRANSACTION)) {
+      const next = queue.shift()!;
+      group.push(next);
+      size += next.inputs.length;
+    }
+    return group;
+  }
+
   async function flush(): Promise<void> {
-    while (queue.length > 0) {
-      const group: Pending[] = [];
-      let size = 0;
-      while (queue.length > 0 && (group.length === 0 || size + queue[0]!.inputs.length <= MAX_EVENTS_PER_TRANSACTION)) {
-        const next = queue.shift()!;
-        group.push(next);
-        size += next.inputs.length;
-      }
+    while (queue.length > 0 || ahead !== null) {
+      const given = ahead;
+      ahead = null;
+      const group = given?.group ?? takeGroup();
       const answer = (statuses: RecordStatus[]) => {
         let offset = 0;
         for (const pending of group) {
@@ -422,26 +509,30 @@ export function createLedger(deps: {
         }
       };
       const inputs = group.flatMap((p) => p.inputs);
-      const viaBacklog = !schemaCurrent;
+      // A group already given to the driver has its outcome decided there.
+      const viaBacklog = !schemaCurrent && given === null;
       try {
         if (viaBacklog) {
-          await scriptConnection.release();
+          await releaseConnection();
           answer(await writeToBacklog(inputs));
           continue;
         }
-        answer(await writeGroup(inputs));
-        if (queue.length === 0 || scriptConnection.othersWaiting()) await scriptConnection.release();
+        answer(await writeGroup(inputs, given));
+        if (ahead === null && (queue.length === 0 || scriptConnection.othersWaiting())) await releaseConnection();
       } catch (error) {
-        await scriptConnection.release();
+        await releaseConnection();
         if (viaBacklog) {
           for (const pending of group) pending.reject(error);
           continue;
         }
-        if (schemaCurrent && isSchemaError(error)) {
+        if (isSchemaError(error)) {
           // The schema is behind what this code expects: keep the usage, let migrations catch up.
-          schemaCurrent = false;
-          deps.logger.error({ err: error }, 'ledger write failed for a schema reason; storing usage in the backlog');
-          deps.onSchemaError?.(error);
+          // (Already known when this group's script was given to the driver before it was.)
+          if (schemaCurrent) {
+            schemaCurrent = false;
+            deps.logger.error({ err: error }, 'ledger write failed for a schema reason; storing usage in the backlog');
+            deps.onSchemaError?.(error);
+          }
           try {
             answer(await writeToBacklog(inputs));
           } catch (backlogError) {
@@ -548,6 +639,7 @@ export function createLedger(deps: {
       if (inputs.length === 0) return Promise.resolve([]);
       const result = new Promise<RecordStatus[]>((resolve, reject) => queue.push({ inputs, resolve, reject }));
       void startFlush();
+      planAhead();
       if (!deps.onRecorded) return result;
       return result.then((statuses) => {
         deps.onRecorded?.(inputs, statuses);
