@@ -23,7 +23,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { cpus, freemem, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ORGS, USERS_PER_ORG, eventFactory, makeUsers } from './fleet.js';
+import { ORGS, USERS_PER_ORG, bodyPool, makeUsers } from './fleet.js';
 import {
   call,
   createFleet,
@@ -111,7 +111,6 @@ async function main(): Promise<void> {
     log(`  ${rawInsert.rows_per_s.toLocaleString('en')} rows/s`);
 
     const users = makeUsers();
-    const singleBody = (make: ReturnType<typeof eventFactory>) => () => JSON.stringify({ events: [make(Date.now())] });
 
     log(`ceiling: bare Express 5 JSON endpoint, concurrency ${SINGLE_CONNECTIONS}, ${SECONDS} s`);
     const barePort = await freePort();
@@ -123,12 +122,11 @@ async function main(): Promise<void> {
     children.push(bare);
     const bareUrl = `http://127.0.0.1:${barePort}/api/v1/ingest/events`;
     await waitUntilUp(`http://127.0.0.1:${barePort}/`, bare, 'the bare Express server');
-    const bareEvents = eventFactory(users, 3, 'b');
     const bareLoad = {
       url: bareUrl,
       connections: SINGLE_CONNECTIONS,
       eventsPerRequest: 1,
-      body: singleBody(bareEvents),
+      body: bodyPool(users, 3, 'b', 1),
     };
     await postLoad({ ...bareLoad, seconds: WARMUP_SECONDS });
     const bareExpress: LoadResult = await postLoad({ ...bareLoad, seconds: SECONDS });
@@ -150,29 +148,24 @@ async function main(): Promise<void> {
     // --- (a) single-event ingest, (b) 100-event batches ---------------------------------------
     const ingestUrl = `${base}/api/v1/ingest/events`;
     log(`(a) single-event ingest, concurrency ${SINGLE_CONNECTIONS}, ${SECONDS} s`);
-    const singleEvents = eventFactory(users, 4, 's');
     const singleLoad = {
       url: ingestUrl,
       token: ingestToken,
       connections: SINGLE_CONNECTIONS,
       eventsPerRequest: 1,
-      body: singleBody(singleEvents),
+      body: bodyPool(users, 4, 's', 1),
     };
     await postLoad({ ...singleLoad, seconds: WARMUP_SECONDS });
     const single: LoadResult = await postLoad({ ...singleLoad, seconds: SECONDS });
     log(`  ${single.req_per_s.toLocaleString('en')} req/s`);
 
     log(`(b) ${BATCH_SIZE}-event batches, concurrency ${BATCH_CONNECTIONS}, ${SECONDS} s`);
-    const batchEvents = eventFactory(users, 5, 'm');
     const batchLoad = {
       url: ingestUrl,
       token: ingestToken,
       connections: BATCH_CONNECTIONS,
       eventsPerRequest: BATCH_SIZE,
-      body: () => {
-        const at = Date.now();
-        return JSON.stringify({ events: Array.from({ length: BATCH_SIZE }, () => batchEvents(at)) });
-      },
+      body: bodyPool(users, 5, 'm', BATCH_SIZE),
     };
     await postLoad({ ...batchLoad, seconds: WARMUP_SECONDS });
     const batch: LoadResult = await postLoad({ ...batchLoad, seconds: SECONDS });
