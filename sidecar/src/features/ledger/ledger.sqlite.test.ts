@@ -184,6 +184,12 @@ describe('ledger on SQLite', () => {
     const [daily] = await t.db('usage_daily').where({ user_id: 'steady-user' }).sum({ requests: 'requests' });
     expect(Number(daily?.requests)).toBe(Number(ledger?.n));
   };
+  /** The ledger holds `n` rows whose ids start with `prefix`, and usage_daily adds up to it. */
+  const expectStored = async (prefix: string, n: number) => {
+    const rows = await t.db('usage_events').where('event_id', 'like', `${prefix}%`).count({ n: '*' });
+    expect(Number(rows[0]?.n)).toBe(n);
+    await dailyMatchesLedger();
+  };
 
   it("hands the next group's script to SQLite before the running one is done", async () => {
     await t.deps.ledger.record(inputs(['gen-ahead-warm']));
@@ -203,9 +209,7 @@ describe('ledger on SQLite', () => {
       'done gen-ahead-a-0',
       'done gen-ahead-b-1',
     ]);
-    const rows = await t.db('usage_events').where('event_id', 'like', 'gen-ahead-%').count({ n: '*' });
-    expect(Number(rows[0]?.n)).toBe(2_003);
-    await dailyMatchesLedger();
+    await expectStored('gen-ahead-', 2_003);
   });
 
   it('writes the group given ahead once when the running group fails, and the failed group through a transaction', async () => {
@@ -230,9 +234,7 @@ describe('ledger on SQLite', () => {
       'failed gen-fails-a-0',
       'done gen-fails-b',
     ]);
-    const rows = await t.db('usage_events').where('event_id', 'like', 'gen-fails-%').count({ n: '*' });
-    expect(Number(rows[0]?.n)).toBe(1_002);
-    await dailyMatchesLedger();
+    await expectStored('gen-fails-', 1_002);
   });
 
   it('writes both groups at the new markup when a markup changes under the running script', async () => {
