@@ -346,7 +346,7 @@ export function createLedger(deps: {
 
   /** A group priced with the mappings the ledger remembers, written as one SQLite script. */
   type Script = { users: Map<string, UserOrg>; events: UsageEvent[]; starts: GenerationStart[]; sql: string };
-  /** A script the driver has been given; `committed` settles after any rollback. */
+  /** A script the driver has been given; `committed` never rejects: false once rolled back. */
   type Running = { script: Script; committed: Promise<boolean> };
   /** A group whose script was given to the driver behind the running one. */
   type Ahead = Running & { group: Pending[] };
@@ -450,15 +450,10 @@ export function createLedger(deps: {
     }
     running = current;
     planAhead();
-    try {
-      if (!(await current.committed)) return null;
-    } finally {
-      running = null;
-    }
-    if (ahead !== null) {
-      running = ahead;
-      planAhead();
-    }
+    const committed = await current.committed;
+    // The script given to the driver behind this one, if any, is the one running now.
+    running = ahead;
+    if (!committed) return null;
     const { events, starts } = current.script;
     deps.onCommitted?.(events);
     return statusesOf(
