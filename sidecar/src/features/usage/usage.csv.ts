@@ -2,7 +2,7 @@ import type { Principal } from '../../http/auth.js';
 import { formatMarkupRate, nanoToUsdString } from '../../lib/money.js';
 import { formatPln, formatRate } from '../exchange-rates/pln.js';
 import { statementRateMissing } from './usage.pln.js';
-import { limitUsedPct, type BillingStatement } from './usage.service.js';
+import { limitUsedPct, type BillingStatement, type ExportCell } from './usage.service.js';
 import type { Totals } from './usage.store.js';
 
 /**
@@ -123,20 +123,46 @@ export function billingStatementCsv(statement: BillingStatement, principal: Prin
 const NEEDS_QUOTES = { ',': /[",\r\n]/, ';': /[";\r\n]/ };
 
 /**
- * One RFC 4180 record with its CRLF: a field is quoted (inner quotes doubled) only when it holds
- * the delimiter, a quote or a line break; null is empty. Written out because exports stream
- * tens of thousands of rows and this is several times faster than a general CSV library.
+ * A text field of an RFC 4180 record: quoted (inner quotes doubled) only when it holds the
+ * delimiter, a quote or a line break.
+ */
+function csvText(text: string, delimiter: ',' | ';'): string {
+  return NEEDS_QUOTES[delimiter].test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * One RFC 4180 record with its CRLF: text as csvText writes it, null empty. Written out because
+ * exports stream tens of thousands of rows and this is several times faster than a general CSV
+ * library.
  */
 export function csvRecord(fields: readonly unknown[], delimiter: ',' | ';' = ','): string {
-  const special = NEEDS_QUOTES[delimiter];
-  // Joined from an array: an export writes thousands of these, and building the line by `+=`
-  // costs twice as much.
+  // Joined from an array: building the line by `+=` costs twice as much.
   const cells = new Array<string>(fields.length);
-  for (let i = 0; i < fields.length; i += 1) {
-    const field = fields[i];
-    // Only text can hold a delimiter, a quote or a line break; numbers and booleans never do.
-    if (typeof field === 'string') cells[i] = special.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
-    else cells[i] = field === null || field === undefined ? '' : String(field);
-  }
+  for (let i = 0; i < fields.length; i += 1) cells[i] = csvCell(fields[i], delimiter);
   return `${cells.join(delimiter)}\r\n`;
+}
+
+function csvCell(field: unknown, delimiter: ',' | ';'): string {
+  // Only text can hold a delimiter, a quote or a line break; numbers and booleans never do.
+  return typeof field === 'string' ? csvText(field, delimiter) : plainCell(field);
+}
+
+const plainCell = (field: unknown) => (field === null || field === undefined ? '' : String(field));
+
+/**
+ * The export's CSV line of a ledger row, the text csvRecord writes of its exported values. Built
+ * once per export: it reads each value straight from the row and checks only text columns for
+ * quoting, about a third less work than collecting each row's values first.
+ */
+export function exportCsvLine(cells: readonly ExportCell[]): (values: readonly unknown[]) => string {
+  const write = cells.map(({ index, value, text }) =>
+    text
+      ? (values: readonly unknown[]) => csvCell(values[index], ',')
+      : (values: readonly unknown[]) => plainCell(value(values[index])),
+  );
+  return (values) => {
+    const line = new Array<string>(write.length);
+    for (let i = 0; i < write.length; i += 1) line[i] = write[i]!(values);
+    return `${line.join(',')}\r\n`;
+  };
 }

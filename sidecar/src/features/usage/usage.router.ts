@@ -3,15 +3,14 @@ import { orgContext, type AppDeps } from '../../deps.js';
 import { allow, principalOf } from '../../http/auth.js';
 import { readLedgerValues, totalUsage } from './usage.store.js';
 import { billingQuery, clientIdParam, clientQuery, exportQuery, periodQuery } from './usage.schema.js';
-import { billingStatementCsv, csvRecord } from './usage.csv.js';
+import { billingStatementCsv, csvRecord, exportCsvLine } from './usage.csv.js';
 import { displayRateInfo } from './usage.pln.js';
 import {
   billingStatement,
   billingView,
   currentPeriod,
-  exportColumns,
+  exportCells,
   exportRow,
-  exportValues,
   myOrganizationUsage,
   reportScope,
   totalsView,
@@ -77,11 +76,10 @@ export function createUsageRouter(deps: AppDeps): Router {
     const name = `mai-usage_${client_id ?? 'all'}_${period.from}_${period.to}`;
     if (format === 'csv') {
       res.type('text/csv; charset=utf-8').attachment(`${name}.csv`);
-      const columns = exportColumns(principal);
-      res.write(csvRecord(columns));
-      for await (const page of readLedgerValues(ctx.db, filter)) {
-        res.write(page.map((values) => csvRecord(exportValues(values, principal))).join(''));
-      }
+      const cells = exportCells(principal);
+      const line = exportCsvLine(cells);
+      res.write(csvRecord(cells.map((cell) => cell.name)));
+      for await (const page of readLedgerValues(ctx.db, filter)) res.write(page.map(line).join(''));
       res.end();
       return;
     }

@@ -445,20 +445,11 @@ function sharePct(part: bigint, whole: bigint): number {
   return whole === 0n ? 0 : Number(divRound(part * 10_000n, whole)) / 100;
 }
 
-type ExportValue = string | number | boolean | null;
-
-/** A ledger column's value as read (text, a number or null). */
-const field =
-  (column: UsageEventColumn) =>
-  (row: LedgerValues): ExportValue =>
-    row[USAGE_EVENT_COLUMN_INDEX[column]] as ExportValue;
-/** A ledger money column, exact. */
-const integer = (row: LedgerValues, column: UsageEventColumn) => integerText(row[USAGE_EVENT_COLUMN_INDEX[column]]);
+export type ExportValue = string | number | boolean | null;
 
 /** Markup text by stored ppm: an export repeats a few markups over thousands of rows. */
 const markupTexts = new Map<unknown, string>();
-function markupText(row: LedgerValues): string {
-  const ppm = row[USAGE_EVENT_COLUMN_INDEX.markup_rate_ppm];
+function markupText(ppm: unknown): string {
   let text = markupTexts.get(ppm);
   if (text === undefined) {
     if (markupTexts.size >= 1_000) markupTexts.clear();
@@ -468,52 +459,67 @@ function markupText(row: LedgerValues): string {
   return text;
 }
 
+/** As stored: text, a number or null. */
+const asStored = (value: unknown) => value as ExportValue;
+
 /**
- * The export's columns in order, each with how it reads a ledger row's values: the one
- * definition of the CSV header, the CSV lines and the JSON objects. Raw cost, markup and BYOK
- * are the operator's only.
+ * The export's columns in order, each with the ledger column it shows and how it reads its
+ * value: the one definition of the CSV header, the CSV lines and the JSON objects. `text`
+ * columns hold what clients sent or the sidecar wrote as text, the only values CSV may have to
+ * quote. Raw cost, markup and BYOK are the operator's only.
  */
-const EXPORT_COLUMNS: readonly { name: string; value: (row: LedgerValues) => ExportValue; operatorOnly?: true }[] = [
-  { name: 'event_id', value: field('event_id') },
-  { name: 'occurred_at', value: field('occurred_at') },
-  { name: 'usage_day', value: field('usage_day') },
-  { name: 'client_org_id', value: field('client_org_id') },
-  { name: 'user_id', value: field('user_id') },
-  { name: 'model', value: field('model') },
-  { name: 'channel', value: field('channel') },
-  { name: 'source', value: field('source') },
-  { name: 'input_tokens', value: field('input_tokens') },
-  { name: 'output_tokens', value: field('output_tokens') },
-  { name: 'cached_tokens', value: field('cached_tokens') },
-  { name: 'reasoning_tokens', value: field('reasoning_tokens') },
-  { name: 'cost_status', value: field('cost_status') },
-  { name: 'cost', value: (row) => nanoValueToUsdNumber(row[USAGE_EVENT_COLUMN_INDEX.billed_cost_nano_usd]) },
-  { name: 'cost_nano_usd', value: (row) => integer(row, 'billed_cost_nano_usd') },
-  { name: 'raw_cost_nano_usd', value: (row) => integer(row, 'raw_cost_nano_usd'), operatorOnly: true },
-  { name: 'markup_rate', value: markupText, operatorOnly: true },
-  { name: 'is_byok', value: (row) => toBool(row[USAGE_EVENT_COLUMN_INDEX.is_byok]), operatorOnly: true },
-  { name: 'generation_id', value: field('generation_id') },
-  { name: 'chat_id', value: field('chat_id') },
-  { name: 'message_id', value: field('message_id') },
-  { name: 'reason', value: field('reason') },
+const EXPORT_COLUMNS: readonly {
+  name: string;
+  column: UsageEventColumn;
+  value: (value: unknown) => ExportValue;
+  text?: true;
+  operatorOnly?: true;
+}[] = [
+  { name: 'event_id', column: 'event_id', value: asStored, text: true },
+  { name: 'occurred_at', column: 'occurred_at', value: asStored, text: true },
+  { name: 'usage_day', column: 'usage_day', value: asStored, text: true },
+  { name: 'client_org_id', column: 'client_org_id', value: asStored, text: true },
+  { name: 'user_id', column: 'user_id', value: asStored, text: true },
+  { name: 'model', column: 'model', value: asStored, text: true },
+  { name: 'channel', column: 'channel', value: asStored, text: true },
+  { name: 'source', column: 'source', value: asStored, text: true },
+  { name: 'input_tokens', column: 'input_tokens', value: asStored },
+  { name: 'output_tokens', column: 'output_tokens', value: asStored },
+  { name: 'cached_tokens', column: 'cached_tokens', value: asStored },
+  { name: 'reasoning_tokens', column: 'reasoning_tokens', value: asStored },
+  { name: 'cost_status', column: 'cost_status', value: asStored, text: true },
+  { name: 'cost', column: 'billed_cost_nano_usd', value: nanoValueToUsdNumber },
+  { name: 'cost_nano_usd', column: 'billed_cost_nano_usd', value: integerText },
+  { name: 'raw_cost_nano_usd', column: 'raw_cost_nano_usd', value: integerText, operatorOnly: true },
+  { name: 'markup_rate', column: 'markup_rate_ppm', value: markupText, operatorOnly: true },
+  { name: 'is_byok', column: 'is_byok', value: toBool, operatorOnly: true },
+  { name: 'generation_id', column: 'generation_id', value: asStored, text: true },
+  { name: 'chat_id', column: 'chat_id', value: asStored, text: true },
+  { name: 'message_id', column: 'message_id', value: asStored, text: true },
+  { name: 'reason', column: 'reason', value: asStored, text: true },
 ];
-const EXPORT_COLUMNS_OF_OTHERS = EXPORT_COLUMNS.filter((column) => !column.operatorOnly);
-const exportColumnsFor = (principal: Principal) =>
-  principal.kind === 'operator' ? EXPORT_COLUMNS : EXPORT_COLUMNS_OF_OTHERS;
 
-/** The export's column names for this caller. */
-export function exportColumns(principal: Principal): string[] {
-  return exportColumnsFor(principal).map((column) => column.name);
-}
+/** One exported column as a writer uses it: where its value sits in LedgerValues, and how to read it. */
+export type ExportCell = { name: string; index: number; value: (value: unknown) => ExportValue; text: boolean };
 
-/** One ledger row as a CSV line's values, in exportColumns order. */
-export function exportValues(values: LedgerValues, principal: Principal): ExportValue[] {
-  return exportColumnsFor(principal).map((column) => column.value(values));
+const cellsOf = (columns: typeof EXPORT_COLUMNS): readonly ExportCell[] =>
+  columns.map(({ name, column, value, text }) => ({
+    name,
+    index: USAGE_EVENT_COLUMN_INDEX[column],
+    value,
+    text: text === true,
+  }));
+const OPERATOR_CELLS = cellsOf(EXPORT_COLUMNS);
+const OTHERS_CELLS = cellsOf(EXPORT_COLUMNS.filter((column) => !column.operatorOnly));
+
+/** The export's columns for this caller, in order. */
+export function exportCells(principal: Principal): readonly ExportCell[] {
+  return principal.kind === 'operator' ? OPERATOR_CELLS : OTHERS_CELLS;
 }
 
 /** One ledger row as a JSON export object. */
 export function exportRow(values: LedgerValues, principal: Principal): Record<string, ExportValue> {
   const row: Record<string, ExportValue> = {};
-  for (const column of exportColumnsFor(principal)) row[column.name] = column.value(values);
+  for (const cell of exportCells(principal)) row[cell.name] = cell.value(values[cell.index]);
   return row;
 }

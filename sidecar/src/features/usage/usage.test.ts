@@ -676,6 +676,24 @@ describe.each(databaseKinds)('usage reports on %s', (kind) => {
     expectTotals(admin.totals, sumOf(visible), false);
   });
 
+  it('CSV and JSON exports show the same value in every column of every row', async () => {
+    const range = `from=2026-03-01&to=2026-03-31`;
+    for (const token of [ADMIN_TOKEN, OWUI_ADMIN]) {
+      const [header, ...records] = parseCsv((await t.as(token).get(`${USAGE}/export?${range}`).expect(200)).text);
+      const json = JSON.parse((await t.as(token).get(`${USAGE}/export?format=json&${range}`).expect(200)).text) as {
+        events: Record<string, unknown>[];
+      };
+      expect(records.length).toBe(json.events.length);
+      expect(records.length).toBeGreaterThan(20);
+      const byId = new Map(json.events.map((event) => [event.event_id, event]));
+      for (const record of records) {
+        const event = byId.get(record[0]);
+        expect(Object.keys(event!)).toEqual(header);
+        expect(record).toEqual(header!.map((name) => (event![name] === null ? '' : String(event![name]))));
+      }
+    }
+  });
+
   it('my-organization: a user sees only their own org, in full', async () => {
     for (const [token, org] of [
       ['owui-user-token', orgs.a],
