@@ -157,7 +157,7 @@ const plainCell = (field: unknown) => (field === null || field === undefined ? '
 export function exportCsvLine(cells: readonly ExportCell[]): (values: readonly unknown[]) => string {
   const write = cells.map(({ index, value, text }) =>
     text
-      ? (values: readonly unknown[]) => csvCell(values[index], ',')
+      ? (values: readonly unknown[]) => csvCell(value(values[index]), ',')
       : (values: readonly unknown[]) => plainCell(value(values[index])),
   );
   return (values) => {
