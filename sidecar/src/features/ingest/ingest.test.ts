@@ -190,6 +190,20 @@ describe.each(databaseKinds)('ingest on %s', (kind) => {
       [{ events: [completionEvent({ user: { id: 'u\u0000' } })] }, 'events[0].user.id'],
       [{ events: [completionEvent(), completionEvent({ chat_id: 'c\u0000' })] }, 'events[1].chat_id: must not'],
       [{ events: [completionEvent({ user: { id: 'u', name: 'N\u0000' } })] }, 'events[0].user.name: must not'],
+      [{ events: [completionEvent({ model: '' })] }, 'events[0].model: must not be empty'],
+      [{ events: [completionEvent({ event_id: 'e'.repeat(257) })] }, 'events[0].event_id: must be at most 256'],
+      [
+        { events: [completionEvent({ user: { id: 'u', email: `${'x'.repeat(320)}@y` } })] },
+        'events[0].user.email: must be at most 320 characters',
+      ],
+      [
+        { events: [completionEvent({ usage: { input_tokens: 1, output_tokens: -1 } })] },
+        'events[0].usage.output_tokens: must not be negative',
+      ],
+      [
+        { events: [completionEvent({ usage: { input_tokens: 1, output_tokens: 1, cached_tokens: 2e9 } })] },
+        'events[0].usage.cached_tokens: must be at most 1000000000',
+      ],
     ];
     for (const [body, field] of cases) {
       const res = await t
