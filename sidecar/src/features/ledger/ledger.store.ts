@@ -233,6 +233,8 @@ const SCRIPT_ROWS_PER_INSERT = 500;
  * OR ROLLBACK: a violated constraint ends the whole transaction, which is what the script's
  * caller does anyway, so SQLite need not keep a statement journal to undo just the statement
  * (a temp file past 64 KiB; it took a quarter of the script's time in groups of 12 events).
+ * Returned as pieces of the script, each statement ending in `;\n`, which the script joins once:
+ * a string per statement was one more copy of every row.
  */
 function sqliteValuesInserts(
   table: string,
@@ -240,12 +242,15 @@ function sqliteValuesInserts(
   conflict: string,
   rows: readonly SqlValue[][],
 ): string[] {
-  const statements: string[] = [];
-  for (let i = 0; i < rows.length; i += SCRIPT_ROWS_PER_INSERT) {
-    const values = rows.slice(i, i + SCRIPT_ROWS_PER_INSERT).map(sqliteTuple);
-    statements.push(`INSERT OR ROLLBACK INTO ${table} (${columns.join(', ')}) VALUES ${values.join(',')} ${conflict}`);
-  }
-  return statements;
+  const pieces: string[] = [];
+  const head = `INSERT OR ROLLBACK INTO ${table} (${columns.join(', ')}) VALUES `;
+  rows.forEach((row, index) => {
+    const first = index % SCRIPT_ROWS_PER_INSERT === 0;
+    if (first && index > 0) pieces.push(` ${conflict};\n`);
+    pieces.push(first ? head : ',', sqliteTuple(row));
+  });
+  if (rows.length > 0) pieces.push(` ${conflict};\n`);
+  return pieces;
 }
 
 // Rows per SQLite statement: one JSON parameter has no binding limit; this bounds its size.
@@ -513,14 +518,14 @@ export function sqliteLedgerScript(
         ];
   return [
     'CREATE TEMP TABLE IF NOT EXISTS ledger_check ' +
-      '(stale_mappings INTEGER NOT NULL CONSTRAINT mappings_changed CHECK (stale_mappings = 0))',
+      '(stale_mappings INTEGER NOT NULL CONSTRAINT mappings_changed CHECK (stale_mappings = 0));\n',
     // IMMEDIATE: the write lock first, so a writer in another process (the CLI) is waited for
     // (busy_timeout) rather than met halfway with SQLITE_BUSY.
-    'BEGIN IMMEDIATE',
-    ...checkRemembered,
+    'BEGIN IMMEDIATE;\n',
+    ...checkRemembered.map((statement) => `${statement};\n`),
     ...sqliteValuesInserts('usage_events', USAGE_EVENT_COLUMNS, '', events.map(usageEventValues)),
     ...sqliteValuesInserts('usage_daily', DAILY_COLUMNS, DAILY_UPSERT, dailyRows(deltas, updatedAt)),
     ...sqliteValuesInserts('generation_starts', GENERATION_START_COLUMNS, '', starts.map(generationStartValues)),
     'COMMIT',
-  ].join(';\n');
+  ].join('');
 }
