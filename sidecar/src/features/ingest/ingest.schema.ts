@@ -59,13 +59,13 @@ type Field<T> = { path: readonly string[]; read: (event: EventFields) => T | nul
  * The text fields with their longest length; ids and the model must not be empty. Each is
  * checked for NUL too, which PostgreSQL cannot store in text columns.
  */
-const TEXT_FIELDS: (Field<string> & { max: number; required?: true })[] = [
-  { path: ['event_id'], read: (event) => event.event_id, max: 256, required: true },
-  { path: ['model'], read: (event) => event.model, max: 256, required: true },
-  { path: ['generation_id'], read: (event) => event.generation_id, max: 256, required: true },
-  { path: ['chat_id'], read: (event) => event.chat_id, max: 256, required: true },
-  { path: ['message_id'], read: (event) => event.message_id, max: 256, required: true },
-  { path: ['user', 'id'], read: (event) => event.user.id, max: 256, required: true },
+const TEXT_FIELDS: (Field<string> & { max: number; nonEmpty?: true })[] = [
+  { path: ['event_id'], read: (event) => event.event_id, max: 256, nonEmpty: true },
+  { path: ['model'], read: (event) => event.model, max: 256, nonEmpty: true },
+  { path: ['generation_id'], read: (event) => event.generation_id, max: 256, nonEmpty: true },
+  { path: ['chat_id'], read: (event) => event.chat_id, max: 256, nonEmpty: true },
+  { path: ['message_id'], read: (event) => event.message_id, max: 256, nonEmpty: true },
+  { path: ['user', 'id'], read: (event) => event.user.id, max: 256, nonEmpty: true },
   { path: ['user', 'email'], read: (event) => event.user.email, max: 320 },
   { path: ['user', 'name'], read: (event) => event.user.name, max: 200 },
   { path: ['user', 'role'], read: (event) => event.user.role, max: 50 },
@@ -81,7 +81,7 @@ const TOKEN_FIELDS: Field<number>[] = [
 
 /** Why a text value is refused, if it is. A field that is absent (nullish) passed the shape. */
 function textProblem(value: string, field: (typeof TEXT_FIELDS)[number]): string | null {
-  if (field.required && value.length === 0) return 'must not be empty';
+  if (field.nonEmpty && value.length === 0) return 'must not be empty';
   if (value.length > field.max) return `must be at most ${field.max} characters`;
   if (value.includes('\0')) return 'must not contain a NUL character';
   return null;
